@@ -1,0 +1,61 @@
+"""Retry Lambda: drains the SQS retry queue, one more Richpanel attempt per record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from richpanel_destination import runtime
+from richpanel_destination.delivery.redeliver import RetryLater, redeliver
+
+logger = Logger()
+tracer = Tracer()
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    receive_count = int(record.attributes.approximate_receive_count)
+    keys = {"sqsMessageId": record.message_id, "receiveCount": receive_count}
+    try:
+        done = redeliver(
+            record.body,
+            record.receipt_handle,
+            receive_count,
+            client=runtime.richpanel(),
+            parking=runtime.parking(),
+            settings=runtime.settings(),
+        )
+    except RetryLater as exc:
+        logger.warning(
+            "retry later", extra={**keys, "reason": exc.reason, "delaySeconds": exc.delay}
+        )
+        raise
+    logger.info(
+        "event outcome",
+        extra={
+            **keys,
+            "messageId": done.message_id,
+            "attempt": done.attempt,
+            "outcome": done.fate.value,
+            "reason": done.reason,
+            "richpanelStatus": done.status,
+        },
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)

@@ -1,0 +1,1 @@
+"""Segment to Richpanel destination: the domain code shared by both Lambdas."""

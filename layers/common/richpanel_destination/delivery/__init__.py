@@ -1,0 +1,1 @@
+"""Delivery policy: deliver, park for retry, dead-letter, back off."""

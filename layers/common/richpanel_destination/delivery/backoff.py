@@ -1,0 +1,24 @@
+"""Exponential backoff with full jitter, never shorter than Retry-After."""
+
+from __future__ import annotations
+
+import math
+import random
+
+MAX_VISIBILITY_SECONDS = 43_200  # SQS's 12-hour ceiling
+MAX_DELAY_SECONDS = 900  # SQS DelaySeconds ceiling
+
+
+def retry_delay(
+    attempt: int,
+    *,
+    base: float,
+    cap: float,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> int:
+    """Whole seconds to wait before attempt ``attempt + 1`` (attempt counts from 1)."""
+    ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
+    jittered = (rng or random).uniform(0, ceiling)
+    delay = max(jittered, retry_after or 0.0)
+    return min(MAX_VISIBILITY_SECONDS, math.ceil(delay))

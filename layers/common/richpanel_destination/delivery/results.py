@@ -1,0 +1,60 @@
+"""What happened to each event, and what the HTTP answer to the sender should be."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Fate(StrEnum):
+    DELIVERED = "delivered"
+    QUEUED = "queued"
+    DEAD_LETTERED = "dead_lettered"
+    REJECTED = "rejected"
+    SKIPPED = "skipped"
+    FAILED = "failed"  # neither delivered nor parked: the sender must retry
+
+
+@dataclass
+class EventResult:
+    """The fate of one event of a request."""
+
+    index: int
+    message_id: str | None
+    type: str | None
+    fate: Fate
+    reason: str | None = None
+    status: int | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "index": self.index,
+            "messageId": self.message_id,
+            "type": self.type,
+            "outcome": self.fate.value,
+        }
+        if self.reason:
+            out["reason"] = self.reason
+        if self.status is not None:
+            out["richpanelStatus"] = self.status
+        if self.errors:
+            out["errors"] = self.errors
+        return out
+
+
+def summary(results: list[EventResult]) -> dict[str, int]:
+    counts = {"received": len(results)} | {fate.value: 0 for fate in Fate}
+    for result in results:
+        counts[result.fate.value] += 1
+    return counts
+
+
+def http_status(results: list[EventResult], *, single: bool) -> int:
+    """503 if anything was neither delivered nor parked; 400 for a lone invalid call; else 200."""
+    if any(r.fate is Fate.FAILED for r in results):
+        return 503
+    if single and results and results[0].fate is Fate.REJECTED:
+        return 400
+    return 200

@@ -1,0 +1,1 @@
+"""What arrives: request decoding, Segment call schemas and validation."""

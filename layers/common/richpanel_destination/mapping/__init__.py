@@ -1,0 +1,1 @@
+"""How Segment calls become Richpanel calls: a declarative table and its interpreter."""

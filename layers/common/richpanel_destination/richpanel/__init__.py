@@ -1,0 +1,1 @@
+"""Richpanel's event-ingest API: wire format, HTTP client and outcome classification."""

@@ -1,0 +1,53 @@
+"""HTTP client for Richpanel's ingest API: one pooled session per container."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ..settings import Settings
+from . import wire
+from .outcomes import Outcome, from_exception, from_response
+
+USER_AGENT = "richpanel-destination/0.1 (+segment)"
+
+
+class RichpanelClient:
+    """Sends call objects to Richpanel and classifies each answer."""
+
+    def __init__(
+        self, settings: Settings, session: requests.Session | None = None, pool_size: int = 16
+    ) -> None:
+        self._settings = settings
+        self._url = settings.base_url + wire.TRACK_PATH
+        self._timeout = (settings.connect_timeout, settings.read_timeout)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        session.headers.update({"Content-Type": "application/json", "User-Agent": USER_AGENT})
+        self._session = session
+
+    def encode(self, call: Mapping[str, Any]) -> bytes:
+        """The exact request body for a call, signed and stamped now."""
+        s = self._settings
+        return wire.encode_call(
+            call,
+            app_client_id=s.api_key,
+            secret=s.api_secret,
+            signing=s.signing,
+            sent_at_ms=int(time.time() * 1000),
+        )
+
+    def send(self, call: Mapping[str, Any]) -> Outcome:
+        """POST one call; never raises for HTTP or transport failures."""
+        try:
+            response = self._session.post(self._url, data=self.encode(call), timeout=self._timeout)
+        except requests.RequestException as exc:
+            return from_exception(exc)
+        return from_response(response.status_code, response.headers, response.text)

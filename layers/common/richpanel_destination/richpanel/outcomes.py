@@ -1,0 +1,61 @@
+"""Classify what Richpanel answered (or failed to answer) as delivered, retryable or permanent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from time import time
+
+RETRYABLE_STATUSES = frozenset({408, 429})
+
+
+class Kind(StrEnum):
+    DELIVERED = "delivered"
+    RETRYABLE = "retryable"
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one attempt to deliver a call to Richpanel."""
+
+    kind: Kind
+    reason: str
+    status: int | None = None
+    retry_after: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.kind is Kind.DELIVERED
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time() if now is None else now))
+
+
+def from_response(status: int, headers: Mapping[str, str], body: str = "") -> Outcome:
+    """Outcome of an HTTP answer."""
+    if 200 <= status < 300:
+        return Outcome(Kind.DELIVERED, f"Richpanel answered {status}", status)
+    detail = f"Richpanel answered {status}" + (f": {body[:200]}" if body else "")
+    if status in RETRYABLE_STATUSES or status >= 500:
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        return Outcome(Kind.RETRYABLE, detail, status, retry_after)
+    return Outcome(Kind.PERMANENT, detail, status)
+
+
+def from_exception(exc: BaseException) -> Outcome:
+    """Outcome of a transport failure (timeouts and connection errors are retryable)."""
+    return Outcome(Kind.RETRYABLE, f"{type(exc).__name__}: {exc}"[:300])

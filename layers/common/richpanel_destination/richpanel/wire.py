@@ -1,0 +1,54 @@
+"""Richpanel's ingest wire format, in one place.
+
+``POST {base}/t`` with ``{"h": base64(json(call)), "s": signature}``. The
+endpoint version (in the base URL) and the signature scheme are unconfirmed
+upstream, so both are settings (see docs/richpanel-wire.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..settings import Signing
+
+TRACK_PATH = "/t"
+
+
+def signature(b64: str, secret: str, signing: Signing) -> str | None:
+    """Hex digest of ``b64 + secret`` (md5 as WooCommerce does, or sha256 as Magento does)."""
+    if not secret or signing == "none":
+        return None
+    digest = hashlib.md5 if signing == "md5" else hashlib.sha256
+    return digest((b64 + secret).encode("utf-8")).hexdigest()
+
+
+def encode_call(
+    call: Mapping[str, Any],
+    *,
+    app_client_id: str,
+    secret: str,
+    signing: Signing,
+    sent_at_ms: int,
+) -> bytes:
+    """The request body for one call, stamped with the app client id and ``time.sentAt``."""
+    stamped = dict(call)
+    stamped["appClientId"] = app_client_id
+    stamped["time"] = {**dict(call.get("time") or {}), "sentAt": sent_at_ms}
+    raw = json.dumps(stamped, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    b64 = base64.b64encode(raw).decode("ascii")
+    body: dict[str, str] = {"h": b64}
+    sig = signature(b64, secret, signing)
+    if sig is not None:
+        body["s"] = sig
+    return json.dumps(body, separators=(",", ":")).encode("ascii")
+
+
+def decode_body(body: bytes | str) -> dict[str, Any]:
+    """Inverse of encode_call's ``h`` (for logs and tests)."""
+    outer = json.loads(body)
+    decoded: dict[str, Any] = json.loads(base64.b64decode(outer["h"]))
+    return decoded

@@ -1,0 +1,61 @@
+"""Runtime settings, read once per container from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Signing = Literal["none", "md5", "sha256"]
+SIGNINGS: tuple[Signing, ...] = ("none", "md5", "sha256")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed."""
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the handlers need to know about Richpanel and the queues."""
+
+    base_url: str = "https://api.richpanel.com/v2"
+    api_key: str = ""
+    api_secret: str = ""
+    signing: Signing = "md5"
+    connect_timeout: float = 2.0
+    read_timeout: float = 3.0
+    retry_queue_url: str = ""
+    dead_letter_queue_url: str = ""
+    backoff_base: float = 10.0
+    backoff_cap: float = 900.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (the names template.yaml sets)."""
+        env = os.environ if env is None else env
+        signing = env.get("RICHPANEL_SIGNING", "md5") or "md5"
+        if signing not in SIGNINGS:
+            raise SettingsError(f"RICHPANEL_SIGNING must be one of {SIGNINGS}, got {signing!r}")
+        return cls(
+            base_url=(env.get("RICHPANEL_BASE_URL") or cls.base_url).rstrip("/"),
+            api_key=env.get("RICHPANEL_API_KEY", ""),
+            api_secret=env.get("RICHPANEL_API_SECRET", ""),
+            signing=signing,
+            connect_timeout=_float(env, "RICHPANEL_CONNECT_TIMEOUT_SECONDS", 2.0),
+            read_timeout=_float(env, "RICHPANEL_READ_TIMEOUT_SECONDS", 3.0),
+            retry_queue_url=env.get("RETRY_QUEUE_URL", ""),
+            dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
+            backoff_base=_float(env, "RETRY_BACKOFF_BASE_SECONDS", 10.0),
+            backoff_cap=_float(env, "RETRY_BACKOFF_CAP_SECONDS", 900.0),
+        )

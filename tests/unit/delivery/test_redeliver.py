@@ -1,0 +1,65 @@
+import json
+import random
+
+import pytest
+
+from richpanel_destination.delivery.park import envelope
+from richpanel_destination.delivery.redeliver import RetryLater, redeliver
+from richpanel_destination.delivery.results import Fate
+from richpanel_destination.richpanel.outcomes import Kind, Outcome
+from richpanel_destination.settings import Settings
+
+from .fakes import FakeClient, FakeParking
+
+SETTINGS = Settings(backoff_base=10, backoff_cap=900)
+TRACK = {"type": "track", "messageId": "m1", "userId": "u", "event": "E"}
+BODY = envelope(TRACK, 1, "Richpanel answered 503")
+
+
+def attempt(body: str, client: FakeClient, parking: FakeParking, receive_count: int = 1):  # type: ignore[no-untyped-def]
+    return redeliver(
+        body,
+        "rh-1",
+        receive_count,
+        client=client,  # type: ignore[arg-type]
+        parking=parking,  # type: ignore[arg-type]
+        settings=SETTINGS,
+        rng=random.Random(0),
+    )
+
+
+def test_delivered_on_retry() -> None:
+    client = FakeClient(Outcome(Kind.DELIVERED, "ok", 200))
+    done = attempt(BODY, client, FakeParking(), receive_count=2)
+    assert (done.fate, done.message_id, done.attempt) == (Fate.DELIVERED, "m1", 3)
+    assert client.calls[0]["userProperties"]["uid"] == "u"
+
+
+def test_retryable_postpones_and_raises() -> None:
+    parking = FakeParking()
+    with pytest.raises(RetryLater) as caught:
+        attempt(BODY, FakeClient(Outcome(Kind.RETRYABLE, "503", 503, retry_after=60)), parking)
+    assert parking.postponed == [("rh-1", 60)]
+    assert caught.value.delay == 60
+
+
+def test_permanent_goes_to_dlq_with_reason() -> None:
+    parking = FakeParking()
+    done = attempt(
+        BODY, FakeClient(Outcome(Kind.PERMANENT, "Richpanel answered 400", 400)), parking
+    )
+    assert done.fate is Fate.DEAD_LETTERED
+    body, reason, message_id = parking.dead[0]
+    assert (reason, message_id) == ("Richpanel answered 400", "m1")
+    assert json.loads(body)["attempt"] == 2
+
+
+@pytest.mark.parametrize("body", ["not json", "[]", '{"event": "x"}'])
+def test_poison_message_goes_to_dlq_untouched(body: str) -> None:
+    parking = FakeParking()
+    client = FakeClient(Outcome(Kind.DELIVERED, "ok", 200))
+    done = attempt(body, client, parking)
+    assert done.fate is Fate.DEAD_LETTERED
+    assert parking.dead[0][0] == body
+    assert parking.dead[0][1].startswith("poison message")
+    assert client.calls == []

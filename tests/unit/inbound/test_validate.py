@@ -1,0 +1,72 @@
+import json
+
+import pytest
+from jsonschema import Draft7Validator
+
+from richpanel_destination.inbound.validate import SCHEMA_DIR, validate_event, validator_for
+
+
+def pointers(event: object) -> list[str]:
+    return [p.pointer for p in validate_event(event)]
+
+
+def test_every_schema_is_valid_draft_07() -> None:
+    for path in SCHEMA_DIR.glob("*.json"):
+        schema = json.loads(path.read_text())
+        assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+        Draft7Validator.check_schema(schema)
+
+
+def test_validator_is_built_once_per_type() -> None:
+    assert validator_for("track") is validator_for("track")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "track", "userId": "u", "event": "E"},
+        {"type": "track", "userId": None, "anonymousId": "a", "event": "E"},
+        {"type": "identify", "userId": "u", "traits": {"email": "e"}, "extra": [1]},
+        {"type": "page", "anonymousId": "a", "name": None, "category": None},
+        {"type": "page", "userId": "u", "timestamp": "2026-11-28T09:14:10.123456+0100"},
+        {"type": "group", "userId": "u", "groupId": "g"},
+        {"type": "alias", "userId": "u", "previousId": "p"},
+    ],
+)
+def test_valid_events(event: dict[str, object]) -> None:
+    assert validate_event(event) == []
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"type": "track", "event": "E"}, [""]),
+        ({"type": "track", "userId": "", "anonymousId": None, "event": "E"}, [""]),
+        ({"type": "track", "userId": "u"}, ["/event"]),
+        ({"type": "track", "userId": "u", "event": ""}, ["/event"]),
+        ({"type": "track", "userId": "u", "event": "E", "messageId": "x" * 101}, ["/messageId"]),
+        ({"type": "track", "userId": "u", "event": "E", "timestamp": "yesterday"}, ["/timestamp"]),
+        ({"type": "identify", "userId": "u", "traits": []}, ["/traits"]),
+        ({"type": "group", "userId": "u"}, ["/groupId"]),
+        ({"type": "alias", "userId": "u"}, ["/previousId"]),
+        ({"userId": "u"}, ["/type"]),
+        ({"type": "launch", "userId": "u"}, ["/type"]),
+        (["not", "an", "object"], [""]),
+    ],
+)
+def test_invalid_events_name_the_pointer(event: object, expected: list[str]) -> None:
+    assert pointers(event) == expected
+
+
+def test_messages_name_the_rule_without_echoing_values() -> None:
+    problems = validate_event(
+        {"type": "track", "anonymousId": "a", "event": "E", "messageId": "secret@example.com" * 9}
+    )
+    assert [p.as_dict() for p in problems] == [
+        {"pointer": "/messageId", "message": "messageId must be at most 100 characters"}
+    ]
+
+
+def test_missing_id_message() -> None:
+    (problem,) = validate_event({"type": "track", "event": "E"})
+    assert problem.message == "userId or anonymousId must be a non-empty string"

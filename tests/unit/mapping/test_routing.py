@@ -1,0 +1,29 @@
+import pytest
+
+from richpanel_destination.mapping.routing import skip_reason
+
+BASE = {"type": "track", "userId": "u", "event": "E"}
+
+
+@pytest.mark.parametrize(
+    ("integrations", "skipped"),
+    [
+        (None, False),
+        ({}, False),
+        ({"Richpanel": False}, True),
+        ({"richpanel": False}, True),
+        ({"All": False}, True),
+        ({"all": False, "RICHPANEL": True}, False),
+        ({"All": False, "Richpanel": {"some": "settings"}}, False),
+        ({"All": True, "Richpanel": False}, True),
+        ({"Webhooks": False}, False),
+    ],
+)
+def test_integrations_object(integrations: dict[str, object] | None, skipped: bool) -> None:
+    event = {**BASE, "integrations": integrations} if integrations is not None else BASE
+    assert (skip_reason(event) is not None) is skipped
+
+
+@pytest.mark.parametrize("call_type", ["screen", "group", "alias"])
+def test_types_richpanel_does_not_take_are_skipped(call_type: str) -> None:
+    assert skip_reason({"type": call_type}) == f"Richpanel does not take {call_type} calls"

@@ -1,0 +1,42 @@
+import pytest
+
+from richpanel_destination.settings import Settings, SettingsError
+
+
+def test_from_env_reads_template_names() -> None:
+    settings = Settings.from_env(
+        {
+            "RICHPANEL_BASE_URL": "http://127.0.0.1:4010/v2/",
+            "RICHPANEL_API_KEY": "k",
+            "RICHPANEL_API_SECRET": "s",
+            "RICHPANEL_SIGNING": "sha256",
+            "RICHPANEL_CONNECT_TIMEOUT_SECONDS": "0.5",
+            "RETRY_QUEUE_URL": "q",
+            "DEAD_LETTER_QUEUE_URL": "d",
+            "RETRY_BACKOFF_BASE_SECONDS": "0.2",
+        }
+    )
+    assert settings.base_url == "http://127.0.0.1:4010/v2"
+    assert settings.signing == "sha256"
+    assert settings.connect_timeout == 0.5
+    assert settings.read_timeout == 3.0
+    assert (settings.retry_queue_url, settings.dead_letter_queue_url) == ("q", "d")
+    assert settings.backoff_base == 0.2
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.base_url == "https://api.richpanel.com/v2"
+    assert settings.signing == "md5"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RICHPANEL_SIGNING": "sha1"}, "RICHPANEL_SIGNING"),
+        ({"RICHPANEL_READ_TIMEOUT_SECONDS": "soon"}, "RICHPANEL_READ_TIMEOUT_SECONDS"),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)

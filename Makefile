@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv run test lint format unit integration clean
+.PHONY: venv run test lint format unit integration clean docs
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,6 @@ format: venv
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+docs: venv
+	PYTHONPATH=layers/common $(BIN)/python -m richpanel_destination.mapping.document > docs/mapping.md

@@ -1,0 +1,354 @@
+"""Run the whole stack locally: moto SQS, Richpanel sandbox, API and SQS poller.
+
+``python -m local.run [--api-port 3000] [--sandbox-port 4010] [--sqs-port 0]
+[--host 127.0.0.1] [--ready-file PATH]``. Everything is read from template.yaml; a
+variable the template declares that is also set in this process's environment keeps the
+environment's value (e.g. ``RETRY_BACKOFF_BASE_SECONDS=0.2`` or ``RICHPANEL_BASE_URL``).
+Handler output (Powertools JSON lines) goes to stdout unchanged; the runner's own messages
+(the where-is-everything banner, tracebacks) go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shlex
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from local.api import LocalApi, targets_from_template
+from local.lambda_runtime import LocalFunction, load_function
+from local.poller import SqsPoller
+from local.sandbox import Sandbox
+from local.sqs import (
+    FAKE_ACCESS_KEY,
+    FAKE_SECRET_KEY,
+    LocalSqs,
+    QueueInfo,
+    create_template_queues,
+    sqs_client,
+)
+from local.template import FunctionSpec, ResolveContext, Template, TemplateError
+
+# Template parameters the local stack sets; everything else keeps its Default.
+BASE_URL_PARAMETER = "RichpanelBaseUrl"
+API_KEY_PARAMETER = "RichpanelApiKey"
+API_SECRET_PARAMETER = "RichpanelApiSecret"
+SIGNING_PARAMETER = "RichpanelSigning"
+LOCAL_API_KEY = "local-dev-key"
+LOCAL_API_SECRET = "local-dev-secret"
+DEFAULT_INGEST_VERSION_PATH = "/v2"
+
+# Variables that would send boto3 elsewhere than moto or mix in real credentials.
+_AWS_VARIABLES_TO_DROP = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ENDPOINT_URL_SQS",
+)
+
+
+class ConfigurationError(Exception):
+    """The local stack cannot be configured from the template."""
+
+
+def merged_environment(
+    specs: list[FunctionSpec], context: ResolveContext, overrides: Mapping[str, str]
+) -> dict[str, str]:
+    """Resolved Environment Variables of all functions (one process: they must agree).
+
+    A name also present in overrides takes the override's value.
+    """
+    merged: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    for spec in specs:
+        for name, raw in spec.environment.items():
+            if name in overrides:
+                merged[name] = overrides[name]
+                continue
+            value = context.resolve_str(raw)
+            if name in merged and merged[name] != value:
+                raise ConfigurationError(
+                    f"{name} is {merged[name]!r} for {owners[name]} but {value!r} for "
+                    f"{spec.logical_id}; both run in one process (set {name} to override)"
+                )
+            merged[name] = value
+            owners.setdefault(name, spec.logical_id)
+    return merged
+
+
+def effective_parameter(
+    specs: list[FunctionSpec], parameters: Mapping[str, str], name: str, env: Mapping[str, str]
+) -> str:
+    """A parameter's value as the functions will see it, after environment overrides."""
+    for spec in specs:
+        for variable, raw in spec.environment.items():
+            if raw == {"Ref": name} and variable in env:
+                return env[variable]
+    return parameters.get(name, "")
+
+
+class LocalStack:
+    """moto SQS + sandbox + handlers + API + pollers, configured from the template."""
+
+    def __init__(
+        self,
+        template: Template,
+        host: str = "127.0.0.1",
+        api_port: int = 3000,
+        sandbox_port: int = 4010,
+        sqs_port: int = 0,
+        environ: Mapping[str, str] | None = None,
+        serialize_invocations: bool = True,
+    ) -> None:
+        """Configure; environ is the caller's environment (its declared names win)."""
+        self.template = template
+        self.host = host
+        self.api_port = api_port
+        self.sandbox_port = sandbox_port
+        self.sqs_port = sqs_port
+        self.environ = dict(os.environ if environ is None else environ)
+        self.serialize_invocations = serialize_invocations
+        self.context: ResolveContext | None = None
+        self.sqs: LocalSqs | None = None
+        self.sandbox: Sandbox | None = None
+        self.api: LocalApi | None = None
+        self.queues: dict[str, QueueInfo] = {}
+        self.functions: dict[str, LocalFunction] = {}
+        self.pollers: list[SqsPoller] = []
+        self.environment: dict[str, str] = {}
+        self.overridden: list[str] = []
+
+    def start(self) -> None:
+        """Start every component (os.environ is changed: this is meant for one process)."""
+        specs = list(self.template.functions().values())
+        for name in (BASE_URL_PARAMETER, API_KEY_PARAMETER, API_SECRET_PARAMETER):
+            if name not in self.template.parameters:
+                raise ConfigurationError(f"template has no parameter {name}")
+        self.context = context = self.template.context(
+            {API_KEY_PARAMETER: LOCAL_API_KEY, API_SECRET_PARAMETER: LOCAL_API_SECRET}
+        )
+
+        for name in _AWS_VARIABLES_TO_DROP:
+            os.environ.pop(name, None)
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_KEY,
+                "AWS_DEFAULT_REGION": context.region,
+                "AWS_REGION": context.region,
+            }
+        )
+        self.sqs = LocalSqs(self.host, self.sqs_port)
+        os.environ["AWS_ENDPOINT_URL"] = self.sqs.start()
+        self.queues = create_template_queues(
+            self.sqs.client(context.region), self.template, context
+        )
+
+        secret = effective_parameter(specs, context.parameters, API_SECRET_PARAMETER, self.environ)
+        signing = effective_parameter(specs, context.parameters, SIGNING_PARAMETER, self.environ)
+        self.sandbox = Sandbox(
+            app_client_id=effective_parameter(
+                specs, context.parameters, API_KEY_PARAMETER, self.environ
+            ),
+            secret=secret or None,
+            signing=signing or "md5",
+            host=self.host,
+            port=self.sandbox_port,
+        ).start()
+        default_base = self.template.parameter_defaults().get(BASE_URL_PARAMETER, "")
+        version_path = urlsplit(default_base).path.rstrip("/") or DEFAULT_INGEST_VERSION_PATH
+        context.parameters[BASE_URL_PARAMETER] = self.sandbox.url + version_path
+
+        declared = {name for spec in specs for name in spec.environment}
+        overrides = {name: self.environ[name] for name in declared if name in self.environ}
+        self.overridden = sorted(overrides)
+        self.environment = merged_environment(specs, context, overrides)
+        os.environ.update(self.environment)
+        os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
+
+        lock = threading.Lock() if self.serialize_invocations else None
+        self.functions = {spec.logical_id: load_function(spec, context, lock) for spec in specs}
+        self.api = LocalApi(
+            targets_from_template(self.template, self.functions),
+            stage=self.template.api_stage_name(context),
+            host=self.host,
+            port=self.api_port,
+            account_id=context.account_id,
+        ).start()
+        self._start_pollers(context)
+
+    def _start_pollers(self, context: ResolveContext) -> None:
+        by_arn = {queue.arn: queue for queue in self.queues.values()}
+        assert self.sqs is not None
+        endpoint = self.sqs.endpoint_url
+        for function_id, function in self.functions.items():
+            source = self.template.sqs_event_source(function_id)
+            if source is None or not source.enabled:
+                continue
+            arn = context.resolve_str(source.queue)
+            if arn not in by_arn:
+                raise ConfigurationError(f"{function_id}: event source queue {arn} is not local")
+            poller = SqsPoller(
+                function,
+                source,
+                by_arn[arn].url,
+                arn,
+                lambda: sqs_client(endpoint, context.region),
+                context.region,
+            )
+            self.pollers.append(poller.start())
+
+    def stop(self) -> None:
+        """Stop everything that was started, pollers first."""
+        for poller in self.pollers:
+            poller.stop()
+        for component in (self.api, self.sandbox, self.sqs):
+            if component is not None:
+                try:
+                    component.stop()
+                except Exception as exc:  # keep stopping the others
+                    print(f"local stack: stopping {component!r} failed: {exc}", file=sys.stderr)
+
+    def ready_info(self) -> dict[str, Any]:
+        """What the ready file contains."""
+        assert self.api and self.sandbox and self.sqs
+        return {
+            "api": self.api.url,
+            "sandbox": self.sandbox.url,
+            "sqs_endpoint": self.sqs.endpoint_url,
+            "queues": {logical_id: queue.url for logical_id, queue in self.queues.items()},
+            "queue_arns": {logical_id: queue.arn for logical_id, queue in self.queues.items()},
+            "stage": self.api.stage,
+            "pid": os.getpid(),
+        }
+
+    def banner(self) -> str:
+        """Human-readable summary of where everything listens."""
+        assert self.api and self.sandbox and self.sqs and self.context
+        routes = self.template.api_routes()
+        lines = [
+            f"Local stack {self.context.stack_name} (from {self.template.base_dir}/template.yaml)",
+            f"  API (stage {self.api.stage}, paths without the stage prefix): {self.api.url}",
+        ]
+        lines += [f"    {r.method:6} {self.api.url}{r.path}  -> {r.function_id}" for r in routes]
+        example = next(
+            (r for r in routes if r.path.endswith("/track")), routes[0] if routes else None
+        )
+        if example is not None:
+            payload = json.dumps(
+                {
+                    "type": "track",
+                    "event": "Order Completed",
+                    "userId": "user-1",
+                    "messageId": "local-example-1",
+                    "timestamp": "2024-01-01T00:00:00Z",
+                    "properties": {"order_id": "1001", "total": 10},
+                }
+            )
+            lines.append(
+                f"    try: curl -sS -X {example.method} {self.api.url}{example.path} "
+                f"-H 'Content-Type: application/json' -d {shlex.quote(payload)}"
+            )
+        config = self.sandbox.state.config
+        signing = config.signing if config.secret else "unsigned"
+        base_url = self.environment.get("RICHPANEL_BASE_URL") or self.context.parameters.get(
+            BASE_URL_PARAMETER
+        )
+        lines += [
+            f"  Richpanel sandbox: {self.sandbox.url}  (functions post to {base_url}; "
+            f"appClientId {config.app_client_id!r}, signing {signing})",
+            f"    calls:     curl -sS {self.sandbox.url}/_sandbox/calls",
+            f"    misbehave: curl -sS -X POST {self.sandbox.url}/_sandbox/behaviour "
+            '-d \'{"status": 503, "times": 1}\'',
+            f"  SQS (moto): {self.sqs.endpoint_url}  (AWS_ENDPOINT_URL; keys testing/testing, "
+            f"{self.context.region})",
+        ]
+        lines += [f"    {q.logical_id:16} {q.url}" for q in self.queues.values()]
+        lines += [
+            f"    poller: {p.function.spec.logical_id} <- {p.queue_url.rsplit('/', 1)[-1]} "
+            f"(batch {p.source.batch_size}, window {p.source.maximum_batching_window_seconds:g}s, "
+            f"{p.workers} worker(s))"
+            for p in self.pollers
+        ]
+        if self.overridden:
+            lines.append(f"  From your environment: {', '.join(self.overridden)}")
+        lines.append("Ctrl-C to stop.")
+        return "\n".join(lines)
+
+
+def write_ready_file(path: Path, info: Mapping[str, Any]) -> None:
+    """Write the ready file atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(info, indent=2), encoding="utf-8")
+    partial.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the stack, serve until SIGINT/SIGTERM, stop cleanly."""
+    parser = argparse.ArgumentParser(prog="python -m local.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--api-port", type=int, default=3000)
+    parser.add_argument("--sandbox-port", type=int, default=4010)
+    parser.add_argument("--sqs-port", type=int, default=0, help="0 = a free port")
+    parser.add_argument("--ready-file", type=Path, help="JSON with the URLs, written once ready")
+    parser.add_argument("--template", type=Path, default=None, help="default: repo template.yaml")
+    parser.add_argument(
+        "--parallel-invocations",
+        action="store_true",
+        help="let handler invocations overlap (default: one at a time, as handlers share state)",
+    )
+    args = parser.parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stack = LocalStack(
+        Template.load(args.template),
+        host=args.host,
+        api_port=args.api_port,
+        sandbox_port=args.sandbox_port,
+        sqs_port=args.sqs_port,
+        serialize_invocations=not args.parallel_invocations,
+    )
+    if args.ready_file is not None:
+        args.ready_file.unlink(missing_ok=True)  # never leave a stale one around
+    try:
+        stack.start()
+    except (ConfigurationError, TemplateError) as exc:
+        print(f"local stack failed to start: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        print("local stack failed to start (see above)", file=sys.stderr)
+        stack.stop()
+        return 1
+    try:
+        if args.ready_file is not None:
+            write_ready_file(args.ready_file, stack.ready_info())
+        print(stack.banner(), file=sys.stderr, flush=True)
+        while not stop.wait(0.5):
+            pass
+        print("local stack: stopping", file=sys.stderr, flush=True)
+    finally:
+        if args.ready_file is not None:
+            args.ready_file.unlink(missing_ok=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+from pathlib import Path
+
+from richpanel_destination.mapping.document import render
+from richpanel_destination.mapping.table import TABLES
+
+DOC = Path(__file__).parents[3] / "docs" / "mapping.md"
+
+
+def test_docs_mapping_md_is_the_rendered_table() -> None:
+    assert DOC.read_text() == render(), "regenerate: make docs"
+
+
+def test_every_rule_appears_with_its_provenance() -> None:
+    text = render()
+    for rules in TABLES.values():
+        for rule in rules:
+            assert f"| `{rule.dest}` |" in text
+            assert rule.provenance in ("documented", "inferred")

@@ -12,20 +12,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from richpanel_destination import runtime
 from richpanel_destination.delivery.deliver import deliver_events
-from richpanel_destination.delivery.results import Fate, http_status, summary
-from richpanel_destination.inbound.decode import (
-    BATCH,
-    ROUTED_TYPES,
-    BadRequest,
-    events_from_payload,
-    parse_body,
-)
+from richpanel_destination.delivery.results import response
+from richpanel_destination.inbound.decode import BadRequest
+from richpanel_destination.inbound.limits import LimitExceeded
+from richpanel_destination.inbound.request import ROUTES, read_request
 
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver()
-
-RETRY_AFTER_SECONDS = "30"
 
 
 def _json(
@@ -40,34 +34,33 @@ def _json(
 
 
 @app.exception_handler(BadRequest)  # type: ignore[untyped-decorator]
-def bad_request(exc: BadRequest) -> Response[str]:
+@app.exception_handler(LimitExceeded)  # type: ignore[untyped-decorator]
+def bad_request(exc: ValueError) -> Response[str]:
     logger.info("request rejected", extra={"reason": str(exc)})
     return _json(400, {"message": str(exc)})
 
 
-@app.post("/v1/<call_type>")
-def ingest(call_type: str) -> Response[str]:
-    if call_type not in ROUTED_TYPES:
-        return _json(404, {"message": f"No route for /v1/{call_type}"})
-    request = app.current_event
-    payload = parse_body(request.body, is_base64=bool(request.is_base64_encoded))
-    events = events_from_payload(payload, call_type)
-    results = deliver_events(events, runtime.richpanel(), runtime.parking())
+@app.post("/v1/<route>")
+def ingest(route: str) -> Response[str]:
+    if route not in ROUTES:
+        return _json(404, {"message": f"No route for /v1/{route}"})
+    current = app.current_event
+    request = read_request(
+        route, current.body, is_base64=bool(current.is_base64_encoded), headers=current.headers
+    )
+    settings = runtime.settings()
+    results = deliver_events(
+        request.events,
+        runtime.richpanel(),
+        runtime.parking(),
+        screens_as_page_views=settings.screens_as_page_views,
+    )
     for result in results:
         logger.info(
             "event outcome", extra={k: v for k, v in result.as_dict().items() if k != "errors"}
         )
-
-    status = http_status(results, single=call_type != BATCH)
-    body: dict[str, Any] = {"summary": summary(results), "results": [r.as_dict() for r in results]}
-    headers = None
-    if status == 400:
-        body["message"] = f"Invalid {call_type} call: {results[0].reason}"
-    elif status == 503:
-        failed = [r.index for r in results if r.fate is Fate.FAILED]
-        body["message"] = f"Events {failed} were neither delivered nor queued; retry the request"
-        headers = {"Retry-After": RETRY_AFTER_SECONDS}
-    return _json(status, body, headers)
+    status, body, headers = response(results, single=request.single, kind=request.kind)
+    return _json(status, body, headers or None)
 
 
 @logger.inject_lambda_context(

@@ -18,6 +18,7 @@ import requests
 from local.run import LocalStack
 from local.template import Template
 from richpanel_destination import runtime
+from richpanel_destination.inbound.request import ROUTES
 
 pytestmark = pytest.mark.integration
 
@@ -56,39 +57,57 @@ def recorded(local_stack: LocalStack) -> list[dict[str, Any]]:
     return [c["call"] for c in requests.get(url, timeout=5).json()["calls"]]
 
 
-def test_there_is_a_sample_for_every_route_and_the_retry_queue() -> None:
+SKIPPED = "Richpanel does not take {} calls"
+# sample -> (messageId, type, outcome, reason) for each event it carries
+EXPECTED: dict[str, list[tuple[str, str, str, str | None]]] = {
+    "identify": [("evt-identify-0001", "identify", "delivered", None)],
+    "track": [("evt-track-0001", "track", "delivered", None)],
+    "track_gzip": [("evt-track-gzip-0001", "track", "delivered", None)],
+    "page": [("evt-page-0001", "page", "delivered", None)],
+    "screen": [("evt-screen-0001", "screen", "skipped", SKIPPED.format("screen"))],
+    "group": [("evt-group-0001", "group", "skipped", SKIPPED.format("group"))],
+    "alias": [("evt-alias-0001", "alias", "skipped", SKIPPED.format("alias"))],
+    "webhook": [("evt-webhook-0001", "track", "delivered", None)],
+    "webhook_batch": [
+        ("evt-webhook-0002", "track", "delivered", None),
+        ("evt-webhook-0003", "track", "delivered", None),
+    ],
+}
+
+
+def test_there_is_a_sample_for_every_kind_of_route_and_the_retry_queue() -> None:
+    kinds = {ROUTES[route.path.rsplit("/", 1)[1]] for route in Template.load().api_routes()}
     names = {p.stem for p in ALL_EVENTS}
-    routes = {route.path.rsplit("/", 1)[1] for route in Template.load().api_routes()}
-    assert routes <= names
+    assert kinds <= names
     assert "retry_sqs" in names
 
 
-@pytest.mark.parametrize("name", ["identify", "track", "page"])
-def test_single_call_samples_are_delivered(local_stack: LocalStack, name: str) -> None:
-    event, response = invoke(local_stack, EVENTS / f"{name}.json")
-    body = json.loads(event["body"])
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_ingest_sample_gets_its_exact_response(local_stack: LocalStack, name: str) -> None:
+    _, response = invoke(local_stack, EVENTS / f"{name}.json")
+    expected = EXPECTED[name]
     assert response["statusCode"] == 200
-    assert json.loads(response["body"]) == {
-        "summary": {
-            "received": 1,
-            "delivered": 1,
-            "queued": 0,
-            "dead_lettered": 0,
-            "rejected": 0,
-            "skipped": 0,
-            "failed": 0,
-        },
-        "results": [
-            {
-                "index": 0,
-                "messageId": body["messageId"],
-                "type": name,
-                "outcome": "delivered",
-                "richpanelStatus": 200,
-            }
-        ],
-    }
-    assert [c["eventId"] for c in recorded(local_stack)] == [body["messageId"]]
+    results = []
+    for index, (message_id, call_type, outcome, reason) in enumerate(expected):
+        result: dict[str, Any] = {
+            "index": index,
+            "messageId": message_id,
+            "type": call_type,
+            "outcome": outcome,
+        }
+        if reason:
+            result["reason"] = reason
+        if outcome == "delivered":
+            result["richpanelStatus"] = 200
+        results.append(result)
+    counts = {"received": len(expected)} | dict.fromkeys(
+        ("delivered", "queued", "dead_lettered", "rejected", "skipped", "failed"), 0
+    )
+    for _, _, outcome, _ in expected:
+        counts[outcome] += 1
+    assert json.loads(response["body"]) == {"summary": counts, "results": results}
+    delivered = sorted(m for m, _, outcome, _ in expected if outcome == "delivered")
+    assert sorted(c["eventId"] for c in recorded(local_stack)) == delivered
 
 
 def test_batch_sample_delivers_every_item(local_stack: LocalStack) -> None:
@@ -119,5 +138,5 @@ def test_retry_sample_is_redelivered(local_stack: LocalStack) -> None:
 
 
 def test_every_sample_file_is_covered() -> None:
-    covered = {"identify", "track", "page", "batch", "retry_sqs"}
+    covered = set(EXPECTED) | {"batch", "retry_sqs"}
     assert {p.stem for p in ALL_EVENTS} == covered

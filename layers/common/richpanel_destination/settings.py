@@ -25,6 +25,15 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "false", "0", "no", "off"):
+        return False
+    if raw in ("true", "1", "yes", "on"):
+        return True
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the handlers need to know about Richpanel and the queues."""
@@ -39,6 +48,7 @@ class Settings:
     dead_letter_queue_url: str = ""
     backoff_base: float = 10.0
     backoff_cap: float = 900.0
+    screens_as_page_views: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,4 +68,5 @@ class Settings:
             dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
             backoff_base=_float(env, "RETRY_BACKOFF_BASE_SECONDS", 10.0),
             backoff_cap=_float(env, "RETRY_BACKOFF_CAP_SECONDS", 900.0),
+            screens_as_page_views=_bool(env, "SCREENS_AS_PAGE_VIEWS"),
         )

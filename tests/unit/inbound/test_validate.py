@@ -63,7 +63,7 @@ def test_messages_name_the_rule_without_echoing_values() -> None:
         {"type": "track", "anonymousId": "a", "event": "E", "messageId": "secret@example.com" * 9}
     )
     assert [p.as_dict() for p in problems] == [
-        {"pointer": "/messageId", "message": "messageId must be at most 100 characters"}
+        {"path": "/messageId", "message": "messageId must be at most 100 characters"}
     ]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..inbound.validate import validate_event
@@ -24,7 +23,14 @@ def _ident(event: Any) -> tuple[str | None, str | None]:
     )
 
 
-def deliver_one(index: int, event: Any, client: RichpanelClient, parking: Parking) -> EventResult:
+def deliver_one(
+    index: int,
+    event: Any,
+    client: RichpanelClient,
+    parking: Parking,
+    *,
+    screens_as_page_views: bool = False,
+) -> EventResult:
     """Take one event to a final fate: delivered, queued, dead-lettered, rejected or skipped."""
     message_id, call_type = _ident(event)
 
@@ -35,13 +41,14 @@ def deliver_one(index: int, event: Any, client: RichpanelClient, parking: Parkin
     if problems:
         errors = [p.as_dict() for p in problems]
         return result(Fate.REJECTED, "invalid Segment call", errors=errors)
-    skip = skip_reason(event)
+    skip = skip_reason(event, screens_as_page_views=screens_as_page_views)
     if skip:
         return result(Fate.SKIPPED, skip)
     try:
         call = to_richpanel(event)
     except MappingError as exc:
-        return result(Fate.REJECTED, str(exc))
+        errors = [{"path": exc.path, "message": str(exc)}]
+        return result(Fate.REJECTED, "not accepted by Richpanel", errors=errors)
 
     outcome = client.send(call)
     if outcome.kind is Kind.DELIVERED:
@@ -59,13 +66,14 @@ def deliver_one(index: int, event: Any, client: RichpanelClient, parking: Parkin
 
 
 def deliver_events(
-    events: list[Any], client: RichpanelClient, parking: Parking
+    events: list[Any],
+    client: RichpanelClient,
+    parking: Parking,
+    *,
+    screens_as_page_views: bool = False,
 ) -> list[EventResult]:
     """Deliver every event of a request, in order."""
-    return [deliver_one(i, event, client, parking) for i, event in enumerate(events)]
-
-
-def describe(event: Any) -> str:
-    """A short, non-personal description for logs."""
-    message_id, call_type = _ident(event)
-    return json.dumps({"messageId": message_id, "type": call_type})
+    return [
+        deliver_one(i, event, client, parking, screens_as_page_views=screens_as_page_views)
+        for i, event in enumerate(events)
+    ]

@@ -69,7 +69,7 @@ def redeliver(
     message_id = event.get("messageId") if isinstance(event.get("messageId"), str) else None
     try:
         call = to_richpanel(event)
-    except MappingError as exc:
+    except MappingError as exc:  # e.g. a redriven event the mapping no longer accepts
         parking.to_dead_letter(envelope(event, attempt, str(exc)), str(exc), message_id=message_id)
         return Redelivery(Fate.DEAD_LETTERED, message_id, attempt, str(exc))
 

@@ -58,3 +58,24 @@ def http_status(results: list[EventResult], *, single: bool) -> int:
     if single and results and results[0].fate is Fate.REJECTED:
         return 400
     return 200
+
+
+RETRY_AFTER_SECONDS = 30
+
+
+def response(
+    results: list[EventResult], *, single: bool, kind: str
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, JSON body and headers answering the sender."""
+    status = http_status(results, single=single)
+    body: dict[str, Any] = {"summary": summary(results), "results": [r.as_dict() for r in results]}
+    headers: dict[str, str] = {}
+    if status == 400:
+        first = results[0]
+        details = "; ".join(f"{e['path'] or '/'}: {e['message']}" for e in first.errors)
+        body["message"] = f"Invalid {kind} call: {details or first.reason}"
+    elif status == 503:
+        failed = [r.index for r in results if r.fate is Fate.FAILED]
+        body["message"] = f"Events {failed} were neither delivered nor queued; retry the request"
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return status, body, headers

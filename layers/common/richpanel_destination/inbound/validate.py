@@ -24,7 +24,7 @@ class Problem:
     message: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"pointer": self.pointer, "message": self.message}
+        return {"path": self.pointer, "message": self.message}
 
 
 def _load(name: str) -> dict[str, Any]:

@@ -2,37 +2,80 @@
 
 from __future__ import annotations
 
-from .table import TABLES, Rule
+import json
+
+from .table import ITEM, ORDER_STATUSES, ORDER_TABLES, TABLES, Rule
 
 HEADER = """# Segment to Richpanel mapping
 
 Generated from `layers/common/richpanel_destination/mapping/table.py` by
-`python -m richpanel_destination.mapping.document`; a test keeps the two equal.
-A field takes the first non-empty source. *spread* copies every key of the
-source objects (mapped fields win). *documented* fields are in Richpanel's or
-Segment's docs; *inferred* ones come from Richpanel's plugins and SDKs and are
-assumptions (see `docs/richpanel-wire.md`).
+`make docs`; a test keeps the two equal. Each row reads: Richpanel field ←
+the first non-empty Segment source (`path|convert` converts that source), else
+the default. Field rules run in order and the first value wins; *spread* rows
+run last and copy whole objects into the keys no rule mapped, leaving out the
+listed keys. *documented* fields are in Richpanel's or Segment's docs;
+*inferred* ones come from Richpanel's plugins and SDKs and are assumptions
+(see `docs/richpanel-wire.md`).
+
+Every call also gets `appClientId` (the API Key) and `time.sentAt` on the wire.
+"""
+
+DECISIONS = """
+## Decisions
+
+- **Email on page and track.** Richpanel lets page and track calls update a
+  customer's email but not create a customer. We send `userProperties.email`
+  on page/track only when the call has a `userId` (a customer Richpanel can
+  update); a visitor's (anonymousId-only) page or track carries no email.
+- **Anonymous identify** is rejected (`/userId`): Richpanel requires `uid`.
+- **Visitors.** page and track with only an `anonymousId` are delivered with
+  `did` and no `uid`.
+- **Session.** `richpanel_session_id` becomes `sid` and is removed from the
+  forwarded properties and traits.
+- **Order events** keep their Segment name as `event` (as the hosted
+  destination does) and also carry Richpanel's order fields; `order_status`
+  (and `status`) come from `properties.order_status`, or from the event name:
+  {statuses}.
+- **screen** calls are skipped unless `SCREENS_AS_PAGE_VIEWS=true`
+  (template parameter `ScreensAsPageViews`); then they become `page_view`
+  with `properties.screen: true`.
+- group, alias and delete calls are acknowledged and skipped.
 """
 
 
 def _sources(rule: Rule) -> str:
-    if rule.const is not None:
-        return f"constant `{rule.const!r}`".replace("'", '"')
     text = " → ".join(f"`{s}`" for s in rule.sources)
     if rule.spread:
         text = f"spread of {text}"
-    if rule.convert:
-        text += f" ({rule.convert})"
+        if rule.excludes:
+            text += " without " + ", ".join(f"`{k}`" for k in rule.excludes)
+    if rule.each:
+        text += " (each item mapped by the item table)"
+    if rule.default is not None:
+        default = f"default `{json.dumps(rule.default)}`"
+        text = f"{text}, else {default}" if text else default
+    if rule.requires:
+        text += f"; only when `{rule.requires}` is set"
     return text
+
+
+def _table(title: str, rules: tuple[Rule, ...]) -> list[str]:
+    lines = [f"\n## {title}\n", "| Richpanel field | from Segment | provenance | source |"]
+    lines.append("|---|---|---|---|")
+    lines += [f"| `{r.dest}` | {_sources(r)} | {r.provenance} | {r.source} |" for r in rules]
+    return lines
 
 
 def render() -> str:
     lines = [HEADER]
     for call_type, rules in TABLES.items():
-        lines += [f"\n## {call_type}\n", "| Richpanel field | from Segment | provenance | source |"]
-        lines.append("|---|---|---|---|")
-        lines += [f"| `{r.dest}` | {_sources(r)} | {r.provenance} | {r.source} |" for r in rules]
-    return "\n".join(lines) + "\n"
+        lines += _table(call_type, rules)
+    for name, rules in ORDER_TABLES.items():
+        lines += _table(f"track: {name.title()}", rules)
+    lines += _table("order item (each of `properties.products`)", ITEM)
+    statuses = ", ".join(f"{k.title()} → `{v}`" for k, v in ORDER_STATUSES.items())
+    lines.append(DECISIONS.format(statuses=statuses))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """The mapping from Segment calls to Richpanel call objects, as data.
 
-Each rule reads: Richpanel field ``dest`` <- the first non-empty of ``sources``
-(dotted paths into the Segment event). ``provenance`` says whether Richpanel
-documents the field or we inferred it from Richpanel's own plugins and SDKs.
+Read a rule as: Richpanel field ``dest`` <- the first non-empty of ``sources``
+(dotted paths into the Segment event; ``path|convert`` converts that source).
+``provenance`` says whether Richpanel documents the field or we inferred it
+from Richpanel's own plugins and SDKs. The first rule to give a field a value
+wins; ``spread`` rules run last, copying whole objects into the keys no other
+rule mapped.
 """
 
 from __future__ import annotations
@@ -11,81 +14,186 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Provenance = Literal["documented", "inferred"]
-Convert = Literal["epoch_ms", "string"]
 
-DOC_EVENT = "developer.richpanel.com: order event structure"
-DOC_SEED = "Segment catalog: Richpanel destination page"
+DOC_EVENT = "Richpanel developer docs: event structure"
+DOC_ORDER = "Richpanel developer docs: order event structure"
+DOC_IDENTIFY = "Richpanel Segment destination docs: Identify"
+DOC_SESSION = "Richpanel Segment destination docs: richpanel_session_id"
+DOC_EMAIL = "Richpanel Segment destination docs: page/track only update email"
+DOC_ENGAGE = "Richpanel Segment destination docs: Engage"
 SDK = "Richpanel plugins and SDKs (research/richpanel-wire-contract.md)"
+SEGMENT = "Segment Spec reserved fields"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """Richpanel ``dest`` <- first non-empty of ``sources`` (or ``const``)."""
+    """Richpanel ``dest`` <- first non-empty of ``sources``, else ``default``."""
 
     dest: str
     sources: tuple[str, ...] = ()
     provenance: Provenance = "inferred"
     source: str = SDK
-    const: Any = None
-    convert: Convert | None = None
-    spread: bool = False  # merge every key of the source objects into dest
+    default: Any = None  # when no source has a value
+    spread: bool = False  # copy every key of the source objects into dest
+    excludes: tuple[str, ...] = ()  # keys a spread leaves out
+    requires: str | None = None  # only when this Segment path is non-empty
+    each: tuple[Rule, ...] = ()  # map every object of a source list with these rules
 
 
-SESSION_SOURCES = (
-    "properties.richpanel_session_id",
-    "traits.richpanel_session_id",
-    "context.traits.richpanel_session_id",
+SESSION_KEY = "richpanel_session_id"
+SESSION_SOURCES = tuple(
+    f"{where}.{SESSION_KEY}" for where in ("properties", "traits", "context.traits")
 )
+
+
+def traits(*names: str) -> tuple[str, ...]:
+    """A trait from ``traits`` first, then ``context.traits``, for each spelling."""
+    return tuple(f"traits.{n}" for n in names) + tuple(f"context.traits.{n}" for n in names)
+
 
 COMMON: tuple[Rule, ...] = (
     Rule("eventId", ("messageId",)),
     Rule("did", ("anonymousId",)),
-    Rule("sid", SESSION_SOURCES, "documented", DOC_SEED, convert="string"),
-    Rule("time.originalTimestamp", ("timestamp", "originalTimestamp"), convert="epoch_ms"),
+    Rule("sid", SESSION_SOURCES, "documented", DOC_SESSION),
+    Rule("time.originalTimestamp", ("timestamp|epoch_ms", "originalTimestamp|epoch_ms")),
     Rule("context.ip.networkIP", ("context.ip",)),
-    Rule("context.page", ("context.page",)),
+    Rule("context.page", ("context.page",), spread=True),
     Rule("context.userAgent", ("context.userAgent",)),
-    Rule("userProperties.uid", ("userId",), "documented", DOC_EVENT, convert="string"),
+    Rule("userProperties.uid", ("userId",), "documented", DOC_EVENT),
 )
 
-
-def _trait(name: str, *aliases: str) -> tuple[str, ...]:
-    keys = (name, *aliases)
-    return tuple(f"traits.{k}" for k in keys) + tuple(f"context.traits.{k}" for k in keys)
-
-
 IDENTIFY: tuple[Rule, ...] = (
-    Rule("event", const="identify", provenance="inferred"),
-    Rule("userProperties", ("context.traits", "traits"), spread=True),
-    Rule("userProperties.email", _trait("email"), "documented", DOC_SEED),
-    Rule("userProperties.firstName", _trait("firstName", "first_name"), "documented", DOC_SEED),
-    Rule("userProperties.lastName", _trait("lastName", "last_name"), "documented", DOC_SEED),
-    Rule("userProperties.phone", _trait("phone"), "documented", DOC_SEED),
+    Rule("event", default="identify"),
+    Rule("userProperties.email", traits("email"), "documented", DOC_IDENTIFY),
+    Rule(
+        "userProperties.firstName",
+        traits("firstName", "first_name") + traits("name|first_word"),
+        "documented",
+        DOC_IDENTIFY,
+    ),
+    Rule(
+        "userProperties.lastName",
+        traits("lastName", "last_name") + traits("name|last_words"),
+        "documented",
+        DOC_IDENTIFY,
+    ),
+    Rule("userProperties.phone", traits("phone", "phone_number"), "documented", DOC_IDENTIFY),
+    Rule("userProperties.billingAddress", traits("address", "billing_address", "billingAddress")),
+    Rule("userProperties.shippingAddress", traits("shipping_address", "shippingAddress")),
+    # Engage audiences (snake_case booleans) and computed traits ride along here.
+    Rule(
+        "userProperties",
+        ("context.traits", "traits"),
+        "documented",
+        DOC_ENGAGE,
+        spread=True,
+        excludes=(SESSION_KEY,),
+    ),
+)
+
+# page and track may update the email of a known customer but never create one:
+# email is sent only when the call carries a userId.
+EMAIL_UPDATE = Rule(
+    "userProperties.email",
+    ("context.traits.email", "properties.email"),
+    "documented",
+    DOC_EMAIL,
+    requires="userId",
 )
 
 TRACK: tuple[Rule, ...] = (
     Rule("event", ("event",), "documented", DOC_EVENT),
-    Rule("properties", ("properties",), "documented", DOC_EVENT, spread=True),
-    # page/track may update email but never create a customer (seed doc).
     Rule(
-        "userProperties.email", ("context.traits.email", "properties.email"), "documented", DOC_SEED
+        "properties", ("properties",), "documented", DOC_EVENT, spread=True, excludes=(SESSION_KEY,)
     ),
+    EMAIL_UPDATE,
 )
 
+ITEM: tuple[Rule, ...] = (
+    Rule("id", ("product_id|string", "id|string", "sku|string")),
+    Rule("sku", ("sku",)),
+    Rule("name", ("name",)),
+    Rule("price", ("price",)),
+    Rule("quantity", ("quantity",)),
+    Rule("category", ("category",)),
+    Rule("brand", ("brand",)),
+    Rule("variant", ("variant",)),
+    Rule("url", ("url",)),
+    Rule("imageUrl", ("image_url",)),
+)
+
+# Segment ecommerce v2 order events and the status each implies.
+ORDER_STATUSES: dict[str, str] = {
+    "order completed": "completed",
+    "order updated": "updated",
+    "order cancelled": "cancelled",
+    "order refunded": "refunded",
+}
+
+
+def order_rules(status: str) -> tuple[Rule, ...]:
+    """TRACK plus Richpanel's order fields, for an order event implying ``status``."""
+    return (
+        *TRACK,
+        Rule("properties.orderId", ("properties.order_id|string",), "documented", DOC_ORDER),
+        Rule("properties.orderDbKey", ("properties.order_id|string",), "documented", DOC_ORDER),
+        Rule(
+            "properties.amount",
+            ("properties.total", "properties.revenue", "properties.value"),
+            "documented",
+            DOC_ORDER,
+        ),
+        Rule("properties.currency", ("properties.currency",), "documented", DOC_ORDER),
+        Rule("properties.discountAmount", ("properties.discount",), "documented", DOC_ORDER),
+        Rule("properties.coupons", ("properties.coupon|list",), "documented", DOC_ORDER),
+        Rule("properties.paymentMethod", ("properties.payment_method",), "documented", DOC_ORDER),
+        Rule("properties.shippingMethod", ("properties.shipping_method",), "documented", DOC_ORDER),
+        Rule("properties.status", ("properties.order_status",), "documented", DOC_ORDER, status),
+        Rule(
+            "properties.order_status", ("properties.order_status",), "documented", DOC_ORDER, status
+        ),
+        Rule("properties.items", ("properties.products",), "documented", DOC_ORDER, each=ITEM),
+    )
+
+
 PAGE: tuple[Rule, ...] = (
-    Rule("event", const="page_view"),
-    Rule("properties", ("properties",), spread=True),
+    Rule("event", default="page_view"),
     Rule("properties.name", ("name", "properties.name")),
     Rule("properties.category", ("category", "properties.category")),
-    Rule("context.page.url", ("properties.url", "context.page.url")),
-    Rule("context.page.path", ("properties.path", "context.page.path")),
-    Rule("context.page.referrer", ("properties.referrer", "context.page.referrer")),
-    Rule("context.page.title", ("properties.title", "context.page.title")),
-    Rule("userProperties.email", ("context.traits.email",), "documented", DOC_SEED),
+    Rule("context.page.url", ("properties.url",)),
+    Rule("context.page.path", ("properties.path",)),
+    Rule("context.page.referrer", ("properties.referrer",)),
+    Rule("context.page.title", ("properties.title",)),
+    Rule("context.page.search", ("properties.search",)),
+    Rule("properties", ("properties",), "inferred", SEGMENT, spread=True, excludes=(SESSION_KEY,)),
+    EMAIL_UPDATE,
+)
+
+# Only with the SCREENS_AS_PAGE_VIEWS setting: mobile screens become page views.
+SCREEN: tuple[Rule, ...] = (
+    Rule("event", default="page_view"),
+    Rule("properties.name", ("name", "properties.name")),
+    Rule("properties.screen", default=True),
+    Rule("properties", ("properties",), spread=True, excludes=(SESSION_KEY,)),
+    EMAIL_UPDATE,
 )
 
 TABLES: dict[str, tuple[Rule, ...]] = {
     "identify": COMMON + IDENTIFY,
     "track": COMMON + TRACK,
     "page": COMMON + PAGE,
+    "screen": COMMON + SCREEN,
 }
+ORDER_TABLES: dict[str, tuple[Rule, ...]] = {
+    name: COMMON + order_rules(status) for name, status in ORDER_STATUSES.items()
+}
+
+
+def table_for(event: dict[str, Any]) -> tuple[Rule, ...] | None:
+    """The rules for an event: by call type, and for track by order event name."""
+    call_type = event.get("type")
+    if call_type == "track" and isinstance(event.get("event"), str):
+        order = ORDER_TABLES.get(event["event"].strip().lower())
+        if order is not None:
+            return order
+    return TABLES.get(str(call_type))

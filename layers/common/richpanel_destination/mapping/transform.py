@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from .table import TABLES, Rule
+from .table import Rule, table_for
 
 
 class MappingError(ValueError):
     """The event is valid Segment but Richpanel cannot take it (never retried)."""
 
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
 
-def lookup(event: dict[str, Any], path: str) -> Any:
+
+def lookup(event: Any, path: str) -> Any:
     """The value at a dotted path, or None."""
     node: Any = event
     for part in path.split("."):
@@ -22,29 +27,17 @@ def lookup(event: dict[str, Any], path: str) -> Any:
     return node
 
 
-def _set(target: dict[str, Any], path: str, value: Any) -> None:
-    *parents, leaf = path.split(".")
-    node = target
-    for part in parents:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    if isinstance(value, dict) and isinstance(node.get(leaf), dict):
-        node[leaf] = {**value, **node[leaf]}  # fields already mapped win over a spread
-    else:
-        node[leaf] = value
-
-
 def epoch_ms(value: Any) -> int | None:
     """ISO-8601 (lenient) to epoch milliseconds; None if unreadable."""
     if not isinstance(value, str):
         return None
-    text = value.strip().replace(" ", "T", 1)
+    text = value.strip().replace(" ", "T", 1).replace(",", ".")
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
+    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit() and "T" in text:
+        text = f"{text[:-2]}:{text[-2:]}"  # +0100 -> +01:00 (3.11's fromisoformat needs it)
     try:
-        parsed = datetime.fromisoformat(text.replace(",", "."))
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
     if parsed.tzinfo is None:
@@ -52,46 +45,96 @@ def epoch_ms(value: Any) -> int | None:
     return int(parsed.timestamp() * 1000)
 
 
+def _string(value: Any) -> Any:
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def _words(value: Any) -> list[str]:
+    return value.split() if isinstance(value, str) else []
+
+
+def _first_word(value: Any) -> str | None:
+    words = _words(value)
+    return words[0] if words else None
+
+
+def _last_words(value: Any) -> str | None:
+    return " ".join(_words(value)[1:]) or None
+
+
+CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "epoch_ms": epoch_ms,
+    "string": _string,
+    "first_word": _first_word,
+    "last_words": _last_words,
+    "list": lambda v: v if isinstance(v, list) else [v],
+}
+
+
 def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == {}
+    return value is None or value == "" or value == {} or value == []
 
 
-def _apply(rule: Rule, event: dict[str, Any]) -> Any:
-    if rule.const is not None:
-        return rule.const
+def _read(event: Any, source: str) -> Any:
+    path, _, convert = source.partition("|")
+    value = lookup(event, path)
+    if convert and not _empty(value):
+        value = CONVERTERS[convert](value)
+    return value
+
+
+def _apply(rule: Rule, event: Any) -> Any:
+    if rule.requires and _empty(lookup(event, rule.requires)):
+        return None
     if rule.spread:
         merged: dict[str, Any] = {}
         for source in rule.sources:
             value = lookup(event, source)
             if isinstance(value, dict):
-                merged.update(value)
+                merged.update((k, v) for k, v in value.items() if k not in rule.excludes)
         return merged or None
     for source in rule.sources:
-        value = lookup(event, source)
-        if _empty(value):
-            continue
-        if rule.convert == "epoch_ms":
-            value = epoch_ms(value)
-        elif rule.convert == "string" and isinstance(value, int | float):
-            value = str(value)
+        value = _read(event, source)
+        if rule.each:
+            value = [build(rule.each, item) for item in value or () if isinstance(item, dict)]
         if not _empty(value):
             return value
-    return None
+    return rule.default
+
+
+def _set(target: dict[str, Any], path: str, value: Any, spread: bool) -> None:
+    *parents, leaf = path.split(".")
+    node = target
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    current = node.get(leaf)
+    if spread and isinstance(current, dict):
+        node[leaf] = {**value, **current}  # mapped fields win over a spread
+    elif current is None:
+        node[leaf] = value  # the first rule to give a field a value wins
+
+
+def build(rules: tuple[Rule, ...], source: Any) -> dict[str, Any]:
+    """Apply rules to one source object: field rules in order (first value wins), then spreads."""
+    out: dict[str, Any] = {}
+    for rule in sorted(rules, key=lambda r: r.spread):
+        value = _apply(rule, source)
+        if value is not None:
+            _set(out, rule.dest, value, rule.spread)
+    return out
 
 
 def to_richpanel(event: dict[str, Any]) -> dict[str, Any]:
     """The Richpanel call object for a valid event; the wire adds credentials and sentAt."""
-    call_type = event.get("type")
-    table = TABLES.get(str(call_type))
+    table = table_for(event)
     if table is None:
-        raise MappingError(f"Richpanel does not take {call_type} calls")
-    if call_type == "identify" and _empty(event.get("userId")):
+        raise MappingError("/type", f"Richpanel does not take {event.get('type')} calls")
+    if event.get("type") == "identify" and _empty(event.get("userId")):
         raise MappingError(
-            "identify requires userId (Richpanel's uid); anonymous identify is not accepted"
+            "/userId",
+            "identify requires userId (Richpanel's uid); anonymous identify is not accepted",
         )
-    call: dict[str, Any] = {"properties": {}, "userProperties": {}}
-    for rule in table:
-        value = _apply(rule, event)
-        if value is not None:
-            _set(call, rule.dest, value)
-    return call
+    return {"properties": {}, "userProperties": {}} | build(table, event)

@@ -1,0 +1,65 @@
+"""Read one inbound request: route, body decoding, limits, events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import decode
+from .limits import check_events
+
+BATCH = "batch"
+WEBHOOK = "webhook"
+# /v1/<name>: the HTTP Tracking API, analytics.js short paths, and the Webhooks route.
+ROUTES: dict[str, str] = {
+    "identify": "identify",
+    "track": "track",
+    "page": "page",
+    "screen": "screen",
+    "group": "group",
+    "alias": "alias",
+    "batch": BATCH,
+    "i": "identify",
+    "t": "track",
+    "p": "page",
+    "s": "screen",
+    "g": "group",
+    "a": "alias",
+    "b": BATCH,
+    "webhook": WEBHOOK,
+}
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """What a request carries; ``single`` when it is one call rather than a batch."""
+
+    kind: str
+    events: list[dict[str, Any]]
+    single: bool
+
+
+def header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    """A header's value, whatever its casing."""
+    wanted = name.lower()
+    return next((v for k, v in (headers or {}).items() if k.lower() == wanted), None)
+
+
+def read_request(
+    route: str, body: str | None, *, is_base64: bool, headers: Mapping[str, str] | None
+) -> InboundRequest:
+    """Decode and unpack a request to /v1/<route>; BadRequest or LimitExceeded if unreadable."""
+    kind = ROUTES[route]
+    raw = decode.body_bytes(
+        body, is_base64=is_base64, content_encoding=header(headers, "Content-Encoding")
+    )
+    payload = decode.parse_json(raw)
+    if kind == BATCH:
+        events, single = decode.batch_events(payload), False
+    elif kind == WEBHOOK:
+        events, single = decode.webhook_events(payload), not isinstance(payload, list)
+    else:
+        events, single = decode.single_event(payload, kind), True
+    check_events(events, len(raw))
+    return InboundRequest(kind, events, single)

@@ -70,3 +70,7 @@ def test_messages_name_the_rule_without_echoing_values() -> None:
 def test_missing_id_message() -> None:
     (problem,) = validate_event({"type": "track", "event": "E"})
     assert problem.message == "userId or anonymousId must be a non-empty string"
+
+
+def test_delete_calls_validate_so_they_can_be_skipped() -> None:
+    assert validate_event({"type": "delete", "userId": "u", "messageId": "m"}) == []

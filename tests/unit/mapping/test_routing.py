@@ -24,6 +24,16 @@ def test_integrations_object(integrations: dict[str, object] | None, skipped: bo
     assert (skip_reason(event) is not None) is skipped
 
 
-@pytest.mark.parametrize("call_type", ["screen", "group", "alias"])
+@pytest.mark.parametrize("call_type", ["screen", "group", "alias", "delete"])
 def test_types_richpanel_does_not_take_are_skipped(call_type: str) -> None:
     assert skip_reason({"type": call_type}) == f"Richpanel does not take {call_type} calls"
+
+
+def test_screen_is_delivered_only_with_the_setting() -> None:
+    screen = {"type": "screen", "userId": "u", "name": "Cart"}
+    assert skip_reason(screen) == "Richpanel does not take screen calls"
+    assert skip_reason(screen, screens_as_page_views=True) is None
+
+
+def test_delete_is_skipped() -> None:
+    assert skip_reason({"type": "delete", "userId": "u"}) == "Richpanel does not take delete calls"

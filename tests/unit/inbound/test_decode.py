@@ -84,7 +84,7 @@ def test_single_call_type_must_match_the_path() -> None:
 
 
 def test_single_call_must_be_an_object() -> None:
-    with pytest.raises(BadRequest, match=r"^A identify body must be a JSON object$"):
+    with pytest.raises(BadRequest, match=r"^An identify body must be a JSON object$"):
         single_event([1, 2], "identify")
 
 
@@ -120,3 +120,18 @@ def test_webhook_takes_an_object_or_an_array() -> None:
     assert webhook_events([{"type": "track"}, 5]) == [{"type": "track"}, {"__invalid__": 5}]
     with pytest.raises(BadRequest, match=r"^A webhook body must be a JSON object or an array"):
         webhook_events("x")
+
+
+def test_multi_member_gzip_is_read_whole() -> None:
+    members = gzip.compress(b'{"a": ') + gzip.compress(b"1}")
+    assert decode(base64.b64encode(members).decode(), True, "gzip") == {"a": 1}
+
+
+def test_gzip_over_the_limit_once_inflated_says_so() -> None:
+    body = base64.b64encode(gzip.compress(b" " * 600_000)).decode()
+    with pytest.raises(LimitExceeded) as caught:
+        decode(body, True, "gzip")
+    assert str(caught.value) == (
+        "Request body is over 512000 bytes once decompressed; "
+        "the limit is 500 KB (512000 bytes) per request"
+    )

@@ -74,3 +74,13 @@ def test_missing_id_message() -> None:
 
 def test_delete_calls_validate_so_they_can_be_skipped() -> None:
     assert validate_event({"type": "delete", "userId": "u", "messageId": "m"}) == []
+
+
+@pytest.mark.parametrize(
+    "stamp", ["2024-02-30T10:00:00Z", "2024-01-01T25:00:00Z", "2024-13-01", "2024-01-01T10:61"]
+)
+def test_impossible_timestamps_are_rejected(stamp: str) -> None:
+    problems = validate_event({"type": "track", "userId": "u", "event": "E", "timestamp": stamp})
+    assert [p.as_dict() for p in problems] == [
+        {"path": "/timestamp", "message": "timestamp is not an ISO-8601 timestamp"}
+    ]

@@ -8,7 +8,7 @@ import json
 import zlib
 from typing import Any
 
-from .limits import MAX_REQUEST_BYTES, check_request_size
+from .limits import MAX_REQUEST_BYTES, LimitExceeded, check_request_size
 
 # Top-level batch keys that apply to every item unless the item sets its own.
 BATCH_SHARED_KEYS = ("context", "integrations")
@@ -39,15 +39,26 @@ def body_bytes(body: str | None, *, is_base64: bool, content_encoding: str | Non
 
 
 def _gunzip(raw: bytes) -> bytes:
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        out = inflater.decompress(raw, MAX_REQUEST_BYTES + 1)
-    except zlib.error as exc:
-        raise BadRequest(f"Content-Encoding is gzip but the body is not valid gzip: {exc}") from exc
-    check_request_size(len(out) + len(inflater.unconsumed_tail))
-    if not inflater.eof:
-        raise BadRequest("Content-Encoding is gzip but the body is a truncated gzip stream")
-    return out
+    """Inflate every gzip member, stopping as soon as the output passes the request limit."""
+    out = bytearray()
+    rest = raw
+    while rest:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            out += inflater.decompress(rest, MAX_REQUEST_BYTES + 1 - len(out))
+        except zlib.error as exc:
+            raise BadRequest(
+                f"Content-Encoding is gzip but the body is not valid gzip: {exc}"
+            ) from exc
+        if len(out) > MAX_REQUEST_BYTES or inflater.unconsumed_tail:
+            raise LimitExceeded(
+                f"Request body is over {MAX_REQUEST_BYTES} bytes once decompressed; the limit is "
+                f"500 KB ({MAX_REQUEST_BYTES} bytes) per request"
+            )
+        if not inflater.eof:
+            raise BadRequest("Content-Encoding is gzip but the body is a truncated gzip stream")
+        rest = inflater.unused_data
+    return bytes(out)
 
 
 def parse_json(raw: bytes) -> Any:
@@ -91,7 +102,8 @@ def webhook_events(payload: Any) -> list[dict[str, Any]]:
 def single_event(payload: Any, call_type: str) -> list[dict[str, Any]]:
     """A single call; its type comes from the path when the body has none."""
     if not isinstance(payload, dict):
-        raise BadRequest(f"A {call_type} body must be a JSON object")
+        article = "An" if call_type[0] in "aeiou" else "A"
+        raise BadRequest(f"{article} {call_type} body must be a JSON object")
     if "type" not in payload:
         return [{**payload, "type": call_type}]
     if payload["type"] != call_type:

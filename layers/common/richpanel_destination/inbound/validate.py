@@ -8,12 +8,18 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft7Validator
+from jsonschema import Draft7Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
+from .. import timestamps
+
 SCHEMA_DIR = Path(__file__).parent / "schemas"
+# "segment-timestamp": the lenient ISO-8601 the pattern describes, and a real instant
+# (no 30 February). Validators that do not know the format, like Protocols, ignore it.
+FORMATS = FormatChecker(formats=())
+FORMATS.checks("segment-timestamp")(lambda value: timestamps.parse(value) is not None)
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ def validator_for(call_type: str) -> Draft7Validator | None:
     path = SCHEMA_DIR / f"{call_type}.json"
     if call_type == "common" or not path.exists():
         return None
-    return Draft7Validator(_load(path.name), registry=_registry())
+    return Draft7Validator(_load(path.name), registry=_registry(), format_checker=FORMATS)
 
 
 def _pointer(parts: Any) -> str:
@@ -78,6 +84,8 @@ def _describe(error: ValidationError) -> str:
         case "type":
             kinds = " or ".join(rule) if isinstance(rule, list) else rule
             return f"{name} must be of type {kinds}"
+        case "format":
+            return f"{name} is not an ISO-8601 timestamp"
         case "pattern":
             return (
                 f"{name} is not an ISO-8601 timestamp"

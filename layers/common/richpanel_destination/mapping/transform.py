@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
+from ..timestamps import epoch_ms
 from .table import Rule, table_for
 
 
@@ -25,24 +25,6 @@ def lookup(event: Any, path: str) -> Any:
             return None
         node = node.get(part)
     return node
-
-
-def epoch_ms(value: Any) -> int | None:
-    """ISO-8601 (lenient) to epoch milliseconds; None if unreadable."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip().replace(" ", "T", 1).replace(",", ".")
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit() and "T" in text:
-        text = f"{text[:-2]}:{text[-2:]}"  # +0100 -> +01:00 (3.11's fromisoformat needs it)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
 
 
 def _string(value: Any) -> Any:

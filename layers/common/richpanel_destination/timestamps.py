@@ -1,0 +1,28 @@
+"""Lenient ISO-8601 timestamps, as Segment senders write them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+def parse(value: Any) -> datetime | None:
+    """A timezone-aware datetime (UTC when no zone is given), or None if unreadable."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().replace(" ", "T", 1).replace(",", ".")
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit() and "T" in text:
+        text = f"{text[:-2]}:{text[-2:]}"  # +0100 -> +01:00 (3.11's fromisoformat needs it)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def epoch_ms(value: Any) -> int | None:
+    """ISO-8601 (lenient) to epoch milliseconds; None if unreadable."""
+    parsed = parse(value)
+    return None if parsed is None else int(parsed.timestamp() * 1000)

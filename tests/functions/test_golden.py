@@ -1,0 +1,113 @@
+"""Golden cases: a sender's request in, the exact answer and the exact Richpanel calls out.
+
+Each file in tests/fixtures/golden/ is one case (format in tests/fixtures/golden/README.md).
+The request goes over real HTTP to the local API (built from template.yaml), the ingest
+handler runs in this process, and the Richpanel sandbox records what arrived.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from local.run import LocalStack
+from local.template import Template
+from richpanel_destination import runtime
+
+GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
+CASES = sorted(GOLDEN.glob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def local_stack() -> Iterator[LocalStack]:
+    saved = dict(os.environ)
+    runtime.reset()
+    local = LocalStack(Template.load(), api_port=0, sandbox_port=0, environ={})
+    try:
+        local.start()
+        yield local
+    finally:
+        local.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        runtime.reset()
+
+
+def encode(request: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """The body bytes and headers a sender would put on the wire."""
+    headers = {"Content-Type": request.get("contentType", "application/json")}
+    headers.update(request.get("headers", {}))
+    if "rawBody" in request:
+        raw = request["rawBody"].encode("utf-8")
+    else:
+        raw = json.dumps(padded(request)).encode("utf-8")
+    if request.get("encoding") == "gzip":
+        raw = gzip.compress(raw)
+        headers["Content-Encoding"] = "gzip"
+    return raw, headers
+
+
+def padded(request: dict[str, Any]) -> Any:
+    """The body, with ``pad.length`` copies of ``pad.char`` at the dotted path ``pad.at``."""
+    body = request["body"]
+    pad = request.get("pad")
+    if pad:
+        *parents, leaf = [int(p) if p.isdigit() else p for p in pad["at"].split(".")]
+        node = body
+        for part in parents:
+            node = node[part]
+        node[leaf] = pad["char"] * pad["length"]
+    return body
+
+
+def delivered_calls(sandbox_url: str) -> list[dict[str, Any]]:
+    """Calls the sandbox accepted, without the per-request stamp, sorted by eventId."""
+    calls = requests.get(f"{sandbox_url}/_sandbox/calls", timeout=5).json()["calls"]
+    out = []
+    for record in calls:
+        assert record["status"] == 200, record
+        call = record["call"]
+        assert call.pop("appClientId") == "local-dev-key"
+        assert isinstance(call["time"].pop("sentAt"), int)
+        if not call["time"]:
+            del call["time"]
+        out.append(call)
+    return sorted(out, key=lambda c: str(c.get("eventId")))
+
+
+def test_there_are_at_least_forty_cases() -> None:
+    assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_golden_case(local_stack: LocalStack, path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = json.loads(path.read_text())
+    for name, value in case.get("settings", {}).items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+    sandbox = local_stack.sandbox.url  # type: ignore[union-attr]
+    requests.delete(f"{sandbox}/_sandbox/calls", timeout=5)
+    raw, headers = encode(case["request"])
+    try:
+        answer = requests.post(
+            f"{local_stack.api.url}{case['request']['path']}",  # type: ignore[union-attr]
+            data=raw,
+            headers=headers,
+            timeout=10,
+        )
+    finally:
+        monkeypatch.undo()
+        runtime.reset()
+    expect = case["expect"]
+    assert answer.status_code == expect["status"], answer.text
+    assert answer.json() == expect["response"]
+    assert delivered_calls(sandbox) == sorted(
+        expect["richpanel"], key=lambda c: str(c.get("eventId"))
+    )

@@ -1,4 +1,4 @@
-"""Run the whole stack locally: moto SQS, Richpanel sandbox, API and SQS poller.
+"""Run the whole stack locally: moto SQS/DynamoDB, Richpanel sandbox, API and SQS poller.
 
 ``python -m local.run [--api-port 3000] [--sandbox-port 4010] [--sqs-port 0]
 [--host 127.0.0.1] [--ready-file PATH]``. Everything is read from template.yaml; a
@@ -25,6 +25,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from local.api import LocalApi, targets_from_template
+from local.dynamodb import (
+    TableInfo,
+    create_template_tables,
+    dynamodb_client,
+    register_template_tables,
+)
 from local.lambda_runtime import LocalFunction, load_function
 from local.poller import SqsPoller
 from local.sandbox import Sandbox
@@ -54,6 +60,7 @@ _AWS_VARIABLES_TO_DROP = (
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
     "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_DYNAMODB",
 )
 
 
@@ -98,7 +105,7 @@ def effective_parameter(
 
 
 class LocalStack:
-    """moto SQS + sandbox + handlers + API + pollers, configured from the template."""
+    """moto SQS/DynamoDB + sandbox + handlers + API + pollers, configured from the template."""
 
     def __init__(
         self,
@@ -123,6 +130,7 @@ class LocalStack:
         self.sandbox: Sandbox | None = None
         self.api: LocalApi | None = None
         self.queues: dict[str, QueueInfo] = {}
+        self.tables: dict[str, TableInfo] = {}
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[SqsPoller] = []
         self.environment: dict[str, str] = {}
@@ -150,8 +158,12 @@ class LocalStack:
         )
         self.sqs = LocalSqs(self.host, self.sqs_port)
         os.environ["AWS_ENDPOINT_URL"] = self.sqs.start()
+        register_template_tables(self.template, context)  # queues may name a table
         self.queues = create_template_queues(
             self.sqs.client(context.region), self.template, context
+        )
+        self.tables = create_template_tables(
+            dynamodb_client(self.sqs.endpoint_url, context.region), self.template, context
         )
 
         secret = effective_parameter(specs, context.parameters, API_SECRET_PARAMETER, self.environ)
@@ -228,6 +240,7 @@ class LocalStack:
             "sqs_endpoint": self.sqs.endpoint_url,
             "queues": {logical_id: queue.url for logical_id, queue in self.queues.items()},
             "queue_arns": {logical_id: queue.arn for logical_id, queue in self.queues.items()},
+            "tables": {logical_id: table.name for logical_id, table in self.tables.items()},
             "stage": self.api.stage,
             "pid": os.getpid(),
         }
@@ -274,6 +287,13 @@ class LocalStack:
             f"{self.context.region})",
         ]
         lines += [f"    {q.logical_id:16} {q.url}" for q in self.queues.values()]
+        if self.tables:
+            lines.append(f"  DynamoDB (moto, same endpoint): {self.sqs.endpoint_url}")
+            lines += [
+                f"    {t.logical_id:16} {t.name}"
+                + (f"  (TTL on {t.ttl_attribute})" if t.ttl_attribute else "")
+                for t in self.tables.values()
+            ]
         lines += [
             f"    poller: {p.function.spec.logical_id} <- {p.queue_url.rsplit('/', 1)[-1]} "
             f"(batch {p.source.batch_size}, window {p.source.maximum_batching_window_seconds:g}s, "

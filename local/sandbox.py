@@ -1,11 +1,13 @@
 """Richpanel event-ingest sandbox: a local stand-in for {base}/t and {base}/bt.
 
 Decodes and checks calls independently of the project's encoder, records every ingest
-request and can be told to misbehave (status, latency, Retry-After). Control API:
+request and can be told to misbehave (status, latency, Retry-After) or to fail a random
+share of requests (error statuses, timeouts, connection resets). Control API:
 
 - ``GET /_sandbox/calls[?status=N]``, ``DELETE /_sandbox/calls``
+- ``GET /_sandbox/accepted`` (accepted calls per eventId)
 - ``GET|POST|DELETE /_sandbox/behaviour`` (POST body: status, delay_ms, retry_after,
-  times, body)
+  times, body, fail_rate, seed, failures)
 - ``GET /_sandbox/health``
 
 Standalone: ``python -m local.sandbox --port 4010 --app-client-id KEY [--secret S]``.
@@ -16,14 +18,19 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
+import random
 import re
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,39 +43,109 @@ CONTROL_PREFIX = "/_sandbox/"
 _INGEST_PATH = re.compile(r"^/(?P<version>[^/_][^/]*)/(?P<kind>t|bt)/?$")
 
 
+_BEHAVIOUR_FIELDS = {"status", "delay_ms", "retry_after", "times", "body"}
+_CHAOS_FIELDS = {"fail_rate", "seed", "failures"}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One kind of injected failure: an error status, a timeout or a connection reset."""
+
+    status: int | None = None
+    retry_after: int | None = None
+    body: Any = None
+    timeout_ms: float | None = None
+    reset: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON view, in the shape it was given."""
+        if self.reset:
+            return {"reset": True}
+        if self.timeout_ms is not None:
+            return {"timeout_ms": self.timeout_ms}
+        view: dict[str, Any] = {"status": self.status}
+        if self.retry_after is not None:
+            view["retry_after"] = self.retry_after
+        if self.body is not None:
+            view["body"] = self.body
+        return view
+
+    @classmethod
+    def from_json(cls, payload: Any) -> Failure:
+        """Validate one entry of `failures`."""
+        if not isinstance(payload, dict):
+            raise ValueError("each failure must be a JSON object")
+        kinds = [kind for kind in ("status", "timeout_ms", "reset") if kind in payload]
+        if len(kinds) != 1:
+            raise ValueError("each failure needs exactly one of status, timeout_ms, reset")
+        allowed = {"status", "retry_after", "body"} if kinds == ["status"] else set(kinds)
+        unknown = set(payload) - allowed
+        if unknown:
+            raise ValueError(f"unknown fields for a {kinds[0]} failure: {sorted(unknown)}")
+        if kinds == ["reset"]:
+            if payload["reset"] is not True:
+                raise ValueError("reset must be true")
+            return cls(reset=True)
+        if kinds == ["timeout_ms"]:
+            timeout_ms = payload["timeout_ms"]
+            if not _is_number(timeout_ms) or timeout_ms < 0:
+                raise ValueError("timeout_ms must be a non-negative number")
+            return cls(timeout_ms=timeout_ms)
+        status = payload["status"]
+        if not _is_int(status) or not 100 <= status <= 599:
+            raise ValueError("failure status must be an HTTP status code")
+        retry_after = payload.get("retry_after")
+        if retry_after is not None and (not _is_int(retry_after) or retry_after < 0):
+            raise ValueError("retry_after must be a non-negative integer or null")
+        return cls(status=status, retry_after=retry_after, body=payload.get("body"))
+
+
 @dataclass
 class Behaviour:
-    """Injected misbehaviour for the next `times` ingest requests (None = until reset)."""
+    """Injected misbehaviour for the next `times` ingest requests (None = until reset).
+
+    Every such request waits delay_ms; then, with probability fail_rate, it fails in one
+    of the `failures` ways (chosen uniformly); otherwise it answers `status` when set, or
+    normally.
+    """
 
     status: int | None = None
     delay_ms: float = 0
     retry_after: int | None = None
     times: int | None = None
     body: Any = None
+    fail_rate: float | None = None
+    seed: int | None = None
+    failures: tuple[Failure, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """JSON view (times = how many requests it still applies to)."""
-        return {
+        view = {
             "status": self.status,
             "delay_ms": self.delay_ms,
             "retry_after": self.retry_after,
             "times": self.times,
             "body": self.body,
         }
+        if self.fail_rate is not None:
+            view["fail_rate"] = self.fail_rate
+            view["seed"] = self.seed
+            view["failures"] = [failure.to_json() for failure in self.failures]
+        return view
 
     @classmethod
     def from_json(cls, payload: Any) -> Behaviour:
         """Validate a POST /_sandbox/behaviour body."""
         if not isinstance(payload, dict):
             raise ValueError("behaviour must be a JSON object")
-        unknown = set(payload) - {"status", "delay_ms", "retry_after", "times", "body"}
+        unknown = set(payload) - _BEHAVIOUR_FIELDS - _CHAOS_FIELDS
         if unknown:
             raise ValueError(f"unknown behaviour fields: {sorted(unknown)}")
         status = payload.get("status")
         if status is not None and (not _is_int(status) or not 100 <= status <= 599):
             raise ValueError("status must be an HTTP status code")
         delay_ms = payload.get("delay_ms") or 0
-        if isinstance(delay_ms, bool) or not isinstance(delay_ms, (int, float)) or delay_ms < 0:
+        if not _is_number(delay_ms) or delay_ms < 0:
             raise ValueError("delay_ms must be a non-negative number")
         retry_after = payload.get("retry_after")
         if retry_after is not None and (not _is_int(retry_after) or retry_after < 0):
@@ -76,7 +153,52 @@ class Behaviour:
         times = payload.get("times")
         if times is not None and (not _is_int(times) or times < 1):
             raise ValueError("times must be a positive integer or null")
-        return cls(status, delay_ms, retry_after, times, payload.get("body"))
+        fail_rate, seed, failures = _chaos_from_json(payload)
+        return cls(
+            status, delay_ms, retry_after, times, payload.get("body"), fail_rate, seed, failures
+        )
+
+
+def _chaos_from_json(
+    payload: dict[str, Any],
+) -> tuple[float | None, int | None, tuple[Failure, ...]]:
+    """fail_rate, seed and failures of a behaviour body (fail_rate defaults to 1 with failures)."""
+    raw_failures = payload.get("failures")
+    if raw_failures is not None and not isinstance(raw_failures, list):
+        raise ValueError("failures must be a list")
+    failures = tuple(Failure.from_json(item) for item in raw_failures or ())
+    fail_rate = payload.get("fail_rate")
+    if fail_rate is None and failures:
+        fail_rate = 1.0
+    if fail_rate is not None and (not _is_number(fail_rate) or not 0 <= fail_rate <= 1):
+        raise ValueError("fail_rate must be a number from 0 to 1")
+    if fail_rate and not failures:
+        raise ValueError("fail_rate needs a non-empty failures list")
+    seed = payload.get("seed")
+    if seed is not None and not _is_int(seed):
+        raise ValueError("seed must be an integer or null")
+    if seed is not None and fail_rate is None:
+        raise ValueError("seed needs fail_rate and failures")
+    return (None if fail_rate is None else float(fail_rate)), seed, failures
+
+
+@dataclass(frozen=True)
+class Injection:
+    """What the behaviour does to one ingest request."""
+
+    delay_ms: float = 0
+    status: int | None = None
+    retry_after: int | None = None
+    body: Any = None
+    failure: Failure | None = None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _injected(what: str, error: str | None) -> str:
+    return f"injected {what}" + (f" ({error})" if error else "")
 
 
 def _is_int(value: Any) -> bool:
@@ -181,10 +303,17 @@ class SandboxState:
     behaviour: Behaviour | None = None
     _seq: int = 0
     _requests: int = 0
+    _rng: random.Random = field(default_factory=random.Random)
+    _accepted: Counter[str] = field(default_factory=Counter)
+    _accepted_total: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def take_behaviour(self) -> Behaviour | None:
-        """The behaviour for one ingest request (consumes one of its `times`)."""
+    def take_injection(self) -> Injection | None:
+        """What the behaviour does to one ingest request (consumes one of its `times`).
+
+        The failure draw happens under the lock, so a seeded behaviour gives the same
+        sequence of outcomes in request-arrival order.
+        """
         with self._lock:
             current = self.behaviour
             if current is None:
@@ -193,14 +322,19 @@ class SandboxState:
                 current.times -= 1
                 if current.times <= 0:
                     self.behaviour = None
-            return Behaviour(
-                current.status, current.delay_ms, current.retry_after, None, current.body
+            failure = None
+            chaos = bool(current.fail_rate and current.failures)
+            if chaos and self._rng.random() < (current.fail_rate or 0):
+                failure = self._rng.choice(current.failures)
+            return Injection(
+                current.delay_ms, current.status, current.retry_after, current.body, failure
             )
 
     def set_behaviour(self, behaviour: Behaviour | None) -> None:
-        """Replace (or with None reset) the behaviour."""
+        """Replace (or with None reset) the behaviour; a seed restarts the failure draws."""
         with self._lock:
             self.behaviour = behaviour
+            self._rng = random.Random(behaviour.seed if behaviour else None)
 
     def behaviour_json(self) -> dict[str, Any] | None:
         """The current behaviour as JSON (None when normal)."""
@@ -213,10 +347,15 @@ class SandboxState:
         received_at: str,
         headers: dict[str, str],
         outcome: IngestOutcome,
-        status: int,
+        status: int | None,
         error: str | None,
     ) -> None:
-        """Record one ingest request: one entry per call it carried (batch events apart)."""
+        """Record one ingest request: one entry per call it carried (batch events apart).
+
+        status None means no HTTP answer (connection reset); a call is accepted only when
+        answered 2xx.
+        """
+        accepted = status is not None and 200 <= status < 300
         with self._lock:
             self._requests += 1
             for index, call in enumerate(outcome.calls):
@@ -229,22 +368,35 @@ class SandboxState:
                         "path": path,
                         "received_at": received_at,
                         "status": status,
+                        "accepted": accepted,
                         "signature_valid": outcome.signature_valid,
                         "call": call,
                         "error": error,
                         "headers": headers,
                     }
                 )
+                if accepted:
+                    self._accepted_total += 1
+                    event_id = call.get("eventId") if isinstance(call, dict) else None
+                    if event_id is not None:
+                        self._accepted[str(event_id)] += 1
 
     def list_calls(self, status: int | None = None) -> list[dict[str, Any]]:
         """Recorded entries, optionally only those answered with status."""
         with self._lock:
             return [c for c in self.calls if status is None or c["status"] == status]
 
+    def accepted_json(self) -> dict[str, Any]:
+        """Accepted calls per eventId and in total (calls without an eventId: total only)."""
+        with self._lock:
+            return {"accepted": dict(self._accepted), "total": self._accepted_total}
+
     def clear(self) -> None:
-        """Forget recorded entries."""
+        """Forget recorded entries (and the accepted counts)."""
         with self._lock:
             self.calls.clear()
+            self._accepted.clear()
+            self._accepted_total = 0
 
 
 class _SandboxServer(LocalHTTPServer):
@@ -288,23 +440,56 @@ class _SandboxHandler(QuietHandler):
     def _ingest(self, kind: str, raw: bytes, state: SandboxState) -> None:
         received_at = datetime.now(UTC).isoformat()
         outcome = evaluate_ingest(kind, raw, state.config)
-        behaviour = state.take_behaviour()
+        injection = state.take_injection()
         status, body, headers, error = outcome.status, outcome.body, [], outcome.error
-        if behaviour is not None:
-            if behaviour.delay_ms:
-                time.sleep(behaviour.delay_ms / 1000)
-            if behaviour.status is not None:
-                status = behaviour.status
+        if injection is not None:
+            if injection.delay_ms:
+                time.sleep(injection.delay_ms / 1000)
+            failure = injection.failure
+            if failure is not None and (failure.reset or failure.timeout_ms is not None):
+                self._inject_no_answer(failure, outcome, received_at, state)
+                return
+            source = failure if failure is not None else injection
+            if source.status is not None:
+                status = source.status
                 body = (
-                    behaviour.body
-                    if behaviour.body is not None
+                    source.body
+                    if source.body is not None
                     else {"error": f"sandbox injected status {status}"}
                 )
-                error = f"injected status {status}" + (f" ({error})" if error else "")
-                if behaviour.retry_after is not None:
-                    headers.append(("Retry-After", str(behaviour.retry_after)))
+                error = _injected(f"status {status}", error)
+                if source.retry_after is not None:
+                    headers.append(("Retry-After", str(source.retry_after)))
         state.record(self.path, received_at, dict(self.headers.items()), outcome, status, error)
         self.send_json(status, body, headers)
+
+    def _inject_no_answer(
+        self, failure: Failure, outcome: IngestOutcome, received_at: str, state: SandboxState
+    ) -> None:
+        """A timeout (wait, then 504) or a connection reset; the call is not accepted."""
+        headers = dict(self.headers.items())
+        if failure.reset:
+            error = _injected("connection reset", outcome.error)
+            state.record(self.path, received_at, headers, outcome, None, error)
+            self._reset_connection()
+            return
+        timeout_ms = failure.timeout_ms or 0
+        error = _injected(f"timeout after {timeout_ms:g} ms", outcome.error)
+        state.record(self.path, received_at, headers, outcome, 504, error)
+        time.sleep(timeout_ms / 1000)
+        self.send_json(504, {"error": f"sandbox injected timeout after {timeout_ms:g} ms"})
+
+    def _reset_connection(self) -> None:
+        """Abort the TCP connection: SO_LINGER (on, 0 s) makes close() send an RST."""
+        self.close_connection = True
+        if not self.server.quiet:
+            self.log_message('"%s" connection reset (injected)', self.requestline)
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # The socket only really closes once the file objects made from it are closed.
+        # (wfile writes straight to the socket and is flushed again after this handler.)
+        self.rfile.close()
+        self.connection.close()
 
     def _control(self, name: str, query: str, raw: bytes, state: SandboxState) -> None:
         method = self.command
@@ -318,6 +503,8 @@ class _SandboxHandler(QuietHandler):
                 self.send_json(400, {"error": "status must be an integer"})
                 return
             self.send_json(200, {"calls": state.list_calls(status)})
+        elif name == "accepted" and method == "GET":
+            self.send_json(200, state.accepted_json())
         elif name == "calls" and method == "DELETE":
             state.clear()
             self.send_json(200, {"status": "cleared"})
@@ -334,7 +521,7 @@ class _SandboxHandler(QuietHandler):
                 return
             state.set_behaviour(behaviour)
             self.send_json(200, {"behaviour": behaviour.to_json()})
-        elif name in ("health", "calls", "behaviour"):
+        elif name in ("health", "calls", "accepted", "behaviour"):
             self.send_json(405, {"error": "method not allowed"})
         else:
             self.send_json(404, {"error": "not found"})

@@ -109,7 +109,7 @@ def create_template_queues(
 
 
 class LocalSqs:
-    """moto's server (all services, used for SQS) on a local port.
+    """moto's server (all services; the stack uses SQS and DynamoDB) on a local port.
 
     moto keeps its state per process: two servers in one process see the same queues.
     """
@@ -147,7 +147,7 @@ class LocalSqs:
         return sqs_client(self.endpoint_url, region)
 
     def reset(self) -> None:
-        """Forget every queue and message (moto's state is shared by the whole process)."""
+        """Forget every queue, table and message (moto's state is shared by the process)."""
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10):
             pass

@@ -22,6 +22,7 @@ FUNCTION_TYPE = "AWS::Serverless::Function"
 LAYER_TYPE = "AWS::Serverless::LayerVersion"
 API_TYPE = "AWS::Serverless::Api"
 QUEUE_TYPE = "AWS::SQS::Queue"
+TABLE_TYPE = "AWS::DynamoDB::Table"
 
 # SAM's defaults when neither the function nor Globals set them.
 DEFAULT_TIMEOUT_SECONDS = 3
@@ -544,6 +545,22 @@ class Template:
         for logical_id in queues:
             visit(logical_id)
         return order
+
+    # -- tables
+
+    def tables(self) -> dict[str, Mapping[str, Any]]:
+        """Logical id -> Properties of every AWS::DynamoDB::Table."""
+        return {
+            logical_id: resource.get("Properties") or {}
+            for logical_id, resource in self.resources_of_type(TABLE_TYPE).items()
+        }
+
+    def table_name(self, logical_id: str, context: ResolveContext) -> str:
+        """Resolved TableName (CloudFormation would generate one; locally stack-logicalid)."""
+        props = self.properties(logical_id)
+        if "TableName" in props:
+            return context.resolve_str(props["TableName"])
+        return f"{context.stack_name}-{logical_id}"
 
     # -- internals
 

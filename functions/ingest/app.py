@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -11,7 +12,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from richpanel_destination import runtime
-from richpanel_destination.delivery.deliver import deliver_events
 from richpanel_destination.delivery.results import response
 from richpanel_destination.inbound.decode import BadRequest
 from richpanel_destination.inbound.limits import LimitExceeded
@@ -44,17 +44,12 @@ def bad_request(exc: ValueError) -> Response[str]:
 def ingest(route: str) -> Response[str]:
     if route not in ROUTES:
         return _json(404, {"message": f"No route for /v1/{route}"})
+    started = time.monotonic()
     current = app.current_event
     request = read_request(
         route, current.body, is_base64=bool(current.is_base64_encoded), headers=current.headers
     )
-    settings = runtime.settings()
-    results = deliver_events(
-        request.events,
-        runtime.richpanel(),
-        runtime.parking(),
-        screens_as_page_views=settings.screens_as_page_views,
-    )
+    results = runtime.delivery().deliver(request.events, started=started)
     for result in results:
         logger.info(
             "event outcome", extra={k: v for k, v in result.as_dict().items() if k != "errors"}
@@ -68,4 +63,7 @@ def ingest(route: str) -> Response[str]:
 )
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    dedupe = runtime.dedupe()
+    if dedupe is not None:
+        dedupe.register_lambda_context(context)
     return app.resolve(event, context)

@@ -24,7 +24,13 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     receive_count = int(record.attributes.approximate_receive_count)
-    keys = {"sqsMessageId": record.message_id, "receiveCount": receive_count}
+    attribute = record.message_attributes["messageId"]
+    message_id = attribute.string_value if attribute is not None else None
+    keys = {
+        "sqsMessageId": record.message_id,
+        "messageId": message_id,
+        "receiveCount": receive_count,
+    }
     try:
         done = redeliver(
             record.body,
@@ -33,10 +39,12 @@ def record_handler(record: SQSRecord) -> None:
             client=runtime.richpanel(),
             parking=runtime.parking(),
             settings=runtime.settings(),
+            dedupe=runtime.dedupe(),
         )
     except RetryLater as exc:
         logger.warning(
-            "retry later", extra={**keys, "reason": exc.reason, "delaySeconds": exc.delay}
+            "retry later",
+            extra={**keys, "attempt": exc.attempt, "reason": exc.reason, "delaySeconds": exc.delay},
         )
         raise
     logger.info(
@@ -55,6 +63,9 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    dedupe = runtime.dedupe()
+    if dedupe is not None:
+        dedupe.register_lambda_context(context)
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

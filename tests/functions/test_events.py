@@ -7,8 +7,6 @@ The handlers run in this process against the Richpanel sandbox and moto's SQS ov
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +15,9 @@ import requests
 
 from local.run import LocalStack
 from local.template import Template
-from richpanel_destination import runtime
 from richpanel_destination.inbound.request import ROUTES
+
+from .conftest import forget
 
 pytestmark = pytest.mark.integration
 
@@ -31,24 +30,9 @@ def function_for(event: dict[str, Any]) -> str:
     return "RetryFunction" if "Records" in event else "IngestFunction"
 
 
-@pytest.fixture(scope="module")
-def local_stack() -> Iterator[LocalStack]:
-    saved = dict(os.environ)
-    runtime.reset()  # handlers build their clients from this stack's environment
-    local = LocalStack(Template.load(), api_port=0, sandbox_port=0, environ={})
-    try:
-        local.start()
-        yield local
-    finally:
-        local.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        runtime.reset()
-
-
 def invoke(local_stack: LocalStack, path: Path) -> tuple[dict[str, Any], Any]:
     event = json.loads(path.read_text())
-    requests.delete(f"{local_stack.sandbox.url}/_sandbox/calls", timeout=5)  # type: ignore[union-attr]
+    forget(local_stack)
     return event, local_stack.functions[function_for(event)].invoke(event)
 
 
@@ -101,7 +85,7 @@ def test_ingest_sample_gets_its_exact_response(local_stack: LocalStack, name: st
             result["richpanelStatus"] = 200
         results.append(result)
     counts = {"received": len(expected)} | dict.fromkeys(
-        ("delivered", "queued", "dead_lettered", "rejected", "skipped", "failed"), 0
+        ("delivered", "queued", "duplicate", "dead_lettered", "rejected", "skipped", "failed"), 0
     )
     for _, _, outcome, _ in expected:
         counts[outcome] += 1

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +16,12 @@ import pytest
 import requests
 
 from local.run import LocalStack
-from local.template import Template
 from richpanel_destination import runtime
+
+from .conftest import forget
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
 CASES = sorted(GOLDEN.glob("*.json"))
-
-
-@pytest.fixture(scope="module")
-def local_stack() -> Iterator[LocalStack]:
-    saved = dict(os.environ)
-    runtime.reset()
-    local = LocalStack(Template.load(), api_port=0, sandbox_port=0, environ={})
-    try:
-        local.start()
-        yield local
-    finally:
-        local.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        runtime.reset()
 
 
 def encode(request: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
@@ -93,7 +77,7 @@ def test_golden_case(local_stack: LocalStack, path: Path, monkeypatch: pytest.Mo
         monkeypatch.setenv(name, value)
     runtime.reset()
     sandbox = local_stack.sandbox.url  # type: ignore[union-attr]
-    requests.delete(f"{sandbox}/_sandbox/calls", timeout=5)
+    forget(local_stack)
     raw, headers = encode(case["request"])
     try:
         answer = requests.post(

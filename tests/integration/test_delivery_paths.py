@@ -191,5 +191,7 @@ def test_only_template_routes_are_served(stack: Any) -> None:
 def test_max_receive_count_is_the_templates() -> None:
     from local.template import Template
 
-    queue = Template.load().queues()["RetryQueue"]
-    assert queue["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVE_COUNT
+    template = Template.load()
+    redrive = template.queues()["RetryQueue"]["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == {"Ref": "RetryMaxReceiveCount"}
+    assert template.parameter_defaults()["RetryMaxReceiveCount"] == str(MAX_RECEIVE_COUNT)

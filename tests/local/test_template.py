@@ -101,7 +101,10 @@ def test_function_specs_merge_globals(template: Template) -> None:
     assert retry.environment["RETRY_QUEUE_URL"] == {"Ref": "RetryQueue"}
     assert retry.environment["RETRY_BACKOFF_BASE_SECONDS"] == "10"
     assert "RETRY_BACKOFF_BASE_SECONDS" not in ingest.environment
-    assert set(ingest.environment) < set(retry.environment)
+    globals_env = set(template.data["Globals"]["Function"]["Environment"]["Variables"])
+    assert globals_env < set(ingest.environment)
+    assert globals_env < set(retry.environment)
+    assert "DELIVERY_BUDGET_SECONDS" in ingest.environment
 
 
 def test_sqs_event_source(template: Template) -> None:
@@ -129,10 +132,9 @@ def test_queue_order_and_attributes(template: Template) -> None:
     retry = queue_attributes(template, "RetryQueue", context)
     assert retry["VisibilityTimeout"] == "186"
     assert retry["SqsManagedSseEnabled"] == "true"
-    assert json.loads(retry["RedrivePolicy"]) == {
-        "deadLetterTargetArn": DLQ_ARN,
-        "maxReceiveCount": 8,
-    }
+    redrive = json.loads(retry["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == DLQ_ARN
+    assert int(redrive["maxReceiveCount"]) == 8  # the RetryMaxReceiveCount parameter
     dlq = queue_attributes(template, "DeadLetterQueue", context)
     assert dlq["MessageRetentionPeriod"] == "1209600"
     assert json.loads(dlq["RedriveAllowPolicy"])["sourceQueueArns"] == [RETRY_ARN]
@@ -162,7 +164,13 @@ def test_merged_environment_overrides_and_conflicts(template: Template) -> None:
     """Runner env wins for declared names; differing values across functions are an error."""
     specs = list(template.functions().values())
     context = template.context({"RichpanelApiKey": "k"})
-    context.refs.update({"RetryQueue": "http://q/retry", "DeadLetterQueue": "http://q/dlq"})
+    context.refs.update(
+        {
+            "RetryQueue": "http://q/retry",
+            "DeadLetterQueue": "http://q/dlq",
+            "IdempotencyTable": "idem",
+        }
+    )
     env = merged_environment(specs, context, {"RETRY_BACKOFF_BASE_SECONDS": "0.2"})
     assert env["RETRY_BACKOFF_BASE_SECONDS"] == "0.2"
     assert env["RETRY_QUEUE_URL"] == "http://q/retry"

@@ -49,6 +49,11 @@ class Settings:
     backoff_base: float = 10.0
     backoff_cap: float = 900.0
     screens_as_page_views: bool = False
+    delivery_concurrency: int = 16
+    delivery_budget: float = 4.0
+    idempotency_table: str = ""
+    idempotency_ttl: int = 172_800
+    max_receive_count: int = 0  # the retry queue's maxReceiveCount; 0 = unknown
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -69,4 +74,9 @@ class Settings:
             backoff_base=_float(env, "RETRY_BACKOFF_BASE_SECONDS", 10.0),
             backoff_cap=_float(env, "RETRY_BACKOFF_CAP_SECONDS", 900.0),
             screens_as_page_views=_bool(env, "SCREENS_AS_PAGE_VIEWS"),
+            delivery_concurrency=max(1, int(_float(env, "DELIVERY_CONCURRENCY", 16))),
+            delivery_budget=_float(env, "DELIVERY_BUDGET_SECONDS", 4.0),
+            idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
+            idempotency_ttl=int(_float(env, "IDEMPOTENCY_TTL_SECONDS", 172_800)),
+            max_receive_count=int(_float(env, "MAX_RECEIVE_COUNT", 0)),
         )

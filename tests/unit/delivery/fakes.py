@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Mapping
 from typing import Any
 
-from richpanel_destination.delivery.park import ParkError
+from richpanel_destination.delivery.park import Parcel, ParkError
 from richpanel_destination.richpanel.outcomes import Outcome
 
 
 class FakeClient:
-    def __init__(self, *outcomes: Outcome) -> None:
-        self.outcomes = list(outcomes)
-        self.calls: list[dict[str, Any]] = []
+    """Answers with the given outcomes in turn (the last one repeats); can be slow."""
 
-    def send(self, call: dict[str, Any]) -> Outcome:
-        self.calls.append(call)
-        return self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+    def __init__(self, *outcomes: Outcome, delay: float = 0.0) -> None:
+        self.outcomes = list(outcomes)
+        self.delay = delay
+        self.calls: list[Mapping[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def send(self, call: Mapping[str, Any]) -> Outcome:
+        with self._lock:
+            self.calls.append(call)
+            outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        time.sleep(self.delay)
+        return outcome
 
 
 class FakeParking:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
-        self.retried: list[tuple[dict[str, Any], Outcome, int]] = []
+        self.parcels: list[Parcel] = []
         self.dead: list[tuple[str, str, str | None]] = []
         self.postponed: list[tuple[str, int]] = []
 
-    def to_retry(self, event: dict[str, Any], outcome: Outcome, attempt: int) -> None:
+    def park_many(self, parcels: list[Parcel]) -> dict[int, str]:
         if self.fail:
-            raise ParkError("SQS send failed: EndpointConnectionError")
-        self.retried.append((event, outcome, attempt))
+            return {p.key: "SQS send failed: EndpointConnectionError" for p in parcels}
+        self.parcels.extend(parcels)
+        return {}
 
     def to_dead_letter(
         self, body: str, reason: str, *, message_id: str | None = None, attempt: int | None = None

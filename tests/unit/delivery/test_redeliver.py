@@ -1,5 +1,6 @@
 import json
 import random
+from typing import Any
 
 import pytest
 
@@ -11,12 +12,12 @@ from richpanel_destination.settings import Settings
 
 from .fakes import FakeClient, FakeParking
 
-SETTINGS = Settings(backoff_base=10, backoff_cap=900)
+SETTINGS = Settings(backoff_base=10, backoff_cap=900, max_receive_count=5)
 TRACK = {"type": "track", "messageId": "m1", "userId": "u", "event": "E"}
 BODY = envelope(TRACK, 1, "Richpanel answered 503")
 
 
-def attempt(body: str, client: FakeClient, parking: FakeParking, receive_count: int = 1):  # type: ignore[no-untyped-def]
+def attempt(body: str, client: FakeClient, parking: FakeParking, receive_count: int = 1) -> Any:
     return redeliver(
         body,
         "rh-1",
@@ -35,12 +36,34 @@ def test_delivered_on_retry() -> None:
     assert client.calls[0]["userProperties"]["uid"] == "u"
 
 
-def test_retryable_postpones_and_raises() -> None:
+def test_retryable_postpones_by_retry_after_and_raises() -> None:
     parking = FakeParking()
     with pytest.raises(RetryLater) as caught:
         attempt(BODY, FakeClient(Outcome(Kind.RETRYABLE, "503", 503, retry_after=60)), parking)
     assert parking.postponed == [("rh-1", 60)]
-    assert caught.value.delay == 60
+    assert (caught.value.delay, caught.value.attempt) == (60, 2)
+
+
+def test_backoff_grows_with_the_receive_count() -> None:
+    ceilings = []
+    for receive_count in (1, 2, 3, 4):
+        parking = FakeParking()
+        delays = set()
+        for seed in range(40):
+            with pytest.raises(RetryLater):
+                redeliver(
+                    BODY,
+                    "rh",
+                    receive_count,
+                    client=FakeClient(Outcome(Kind.RETRYABLE, "503", 503)),  # type: ignore[arg-type]
+                    parking=parking,  # type: ignore[arg-type]
+                    settings=SETTINGS,
+                    rng=random.Random(seed),
+                )
+        delays = {seconds for _, seconds in parking.postponed}
+        ceilings.append(max(delays))
+    assert ceilings == sorted(ceilings)
+    assert ceilings[-1] <= 80
 
 
 def test_permanent_goes_to_dlq_with_reason() -> None:
@@ -52,6 +75,23 @@ def test_permanent_goes_to_dlq_with_reason() -> None:
     body, reason, message_id = parking.dead[0]
     assert (reason, message_id) == ("Richpanel answered 400", "m1")
     assert json.loads(body)["attempt"] == 2
+
+
+def test_last_receive_dead_letters_with_the_last_reason() -> None:
+    parking = FakeParking()
+    done = attempt(
+        BODY, FakeClient(Outcome(Kind.RETRYABLE, "Richpanel answered 503", 503)), parking, 5
+    )
+    assert done.fate is Fate.DEAD_LETTERED
+    assert parking.dead[0][1] == "gave up after 6 attempts: Richpanel answered 503"
+    assert parking.postponed == []
+
+
+def test_duplicate_is_acknowledged() -> None:
+    parking = FakeParking()
+    done = attempt(BODY, FakeClient(Outcome(Kind.DUPLICATE, "already delivered", 200)), parking)
+    assert done.fate is Fate.DUPLICATE
+    assert parking.dead == []
 
 
 @pytest.mark.parametrize("body", ["not json", "[]", '{"event": "x"}'])

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +17,8 @@ SQSClient = Any  # a boto3 SQS client (no stubs shipped)
 
 ENVELOPE_VERSION = 1
 REASON_LIMIT = 256
+BATCH_ENTRIES = 10  # SendMessageBatch's limit
+BATCH_BYTES = 256 * 1024  # SendMessageBatch's total payload limit
 
 
 class ParkError(RuntimeError):
@@ -46,6 +51,60 @@ def _attributes(**values: str | int | float | None) -> dict[str, dict[str, str]]
     return out
 
 
+@dataclass(frozen=True)
+class Parcel:
+    """One message to park: for the retry queue or the DLQ."""
+
+    key: int  # the caller's handle (an event's index in its request)
+    dead_letter: bool
+    body: str
+    attrs: dict[str, dict[str, str]]
+    delay: int = 0
+
+
+def retry_parcel(key: int, event: dict[str, Any], outcome: Outcome, attempt: int) -> Parcel:
+    """An event for another attempt, delayed by Retry-After up to 900 s."""
+    attrs = _attributes(
+        messageId=event.get("messageId"),
+        type=event.get("type"),
+        attempt=attempt,
+        reason=outcome.reason,
+        retryAfter=outcome.retry_after,
+    )
+    delay = min(MAX_DELAY_SECONDS, math.ceil(outcome.retry_after or 0))
+    return Parcel(key, False, envelope(event, attempt, outcome.reason), attrs, delay)
+
+
+def dead_letter_parcel(
+    key: int, body: str, reason: str, *, message_id: str | None = None, attempt: int | None = None
+) -> Parcel:
+    """A body for the DLQ, with the reason it cannot be delivered."""
+    attrs = _attributes(messageId=message_id, attempt=attempt, reason=reason)
+    return Parcel(key, True, body, attrs)
+
+
+def _size(parcel: Parcel) -> int:
+    attrs = sum(
+        len(k) + len(v["DataType"]) + len(v["StringValue"]) for k, v in parcel.attrs.items()
+    )
+    return len(parcel.body.encode("utf-8")) + attrs
+
+
+def chunks(parcels: list[Parcel]) -> Iterator[list[Parcel]]:
+    """Groups for SendMessageBatch: at most 10 entries and 256 KB each."""
+    group: list[Parcel] = []
+    size = 0
+    for parcel in parcels:
+        parcel_size = _size(parcel)
+        if group and (len(group) == BATCH_ENTRIES or size + parcel_size > BATCH_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(parcel)
+        size += parcel_size
+    if group:
+        yield group
+
+
 class Parking:
     """Sends to the retry queue and the DLQ, and postpones retries; boto3 loads on first use."""
 
@@ -63,36 +122,56 @@ class Parking:
             self._sqs = boto3.client("sqs", config=config)
         return self._sqs
 
-    def _send(self, queue_url: str, body: str, delay: int, attrs: dict[str, Any]) -> None:
-        if not queue_url:
-            raise ParkError("no queue URL configured")
-        try:
-            self.sqs.send_message(
-                QueueUrl=queue_url, MessageBody=body, DelaySeconds=delay, MessageAttributes=attrs
+    def park_many(self, parcels: list[Parcel]) -> dict[int, str]:
+        """Send with SendMessageBatch; returns {key: why} for every parcel NOT parked."""
+        failed: dict[int, str] = {}
+        for dead_letter in (False, True):
+            url = (
+                self._settings.dead_letter_queue_url
+                if dead_letter
+                else self._settings.retry_queue_url
             )
+            mine = [p for p in parcels if p.dead_letter is dead_letter]
+            for group in chunks(mine):
+                failed.update(self._send_batch(url, group))
+        return failed
+
+    def _send_batch(self, url: str, group: list[Parcel]) -> dict[int, str]:
+        if not url:
+            return {p.key: "no queue URL configured" for p in group}
+        entries = [
+            {
+                "Id": str(p.key),
+                "MessageBody": p.body,
+                "DelaySeconds": p.delay,
+                "MessageAttributes": p.attrs,
+            }
+            for p in group
+        ]
+        try:
+            answer = self.sqs.send_message_batch(QueueUrl=url, Entries=entries)
         except Exception as exc:  # botocore raises many unrelated types; all mean "not parked"
-            raise ParkError(f"SQS send failed: {type(exc).__name__}: {exc}"[:300]) from exc
+            reason = f"SQS send failed: {type(exc).__name__}: {exc}"[:300]
+            return {p.key: reason for p in group}
+        return {
+            int(f["Id"]): f"SQS refused: {f.get('Code')}: {f.get('Message', '')}"[:300]
+            for f in answer.get("Failed", [])
+        }
+
+    def _park_one(self, parcel: Parcel) -> None:
+        failed = self.park_many([parcel])
+        if failed:
+            raise ParkError(failed[parcel.key])
 
     def to_retry(self, event: dict[str, Any], outcome: Outcome, attempt: int) -> None:
-        """Queue an event for another attempt, honouring Retry-After up to 900 s."""
-        delay = min(MAX_DELAY_SECONDS, int(outcome.retry_after or 0))
-        attrs = _attributes(
-            messageId=event.get("messageId"),
-            type=event.get("type"),
-            attempt=attempt,
-            reason=outcome.reason,
-            retryAfter=outcome.retry_after,
-        )
-        self._send(
-            self._settings.retry_queue_url, envelope(event, attempt, outcome.reason), delay, attrs
-        )
+        """Queue one event for another attempt (ParkError if SQS would not take it)."""
+        self._park_one(retry_parcel(0, event, outcome, attempt))
 
     def to_dead_letter(
         self, body: str, reason: str, *, message_id: str | None = None, attempt: int | None = None
     ) -> None:
-        """Put a body on the DLQ with the reason it cannot be delivered."""
-        attrs = _attributes(messageId=message_id, attempt=attempt, reason=reason)
-        self._send(self._settings.dead_letter_queue_url, body, 0, attrs)
+        """Put one body on the DLQ with its reason (ParkError if SQS would not take it)."""
+        self._park_one(dead_letter_parcel(0, body, reason, message_id=message_id, attempt=attempt))
 
     def postpone(self, receipt_handle: str, seconds: int) -> None:
         """Hide a retry-queue message for ``seconds`` before its next attempt."""

@@ -12,6 +12,8 @@ from ..richpanel.client import RichpanelClient
 from ..richpanel.outcomes import Kind
 from ..settings import Settings
 from .backoff import retry_delay
+from .dedupe import Deduplicator
+from .deliver import send_once
 from .park import Parking, envelope
 from .results import Fate
 
@@ -19,10 +21,11 @@ from .results import Fate
 class RetryLater(Exception):
     """Retryable failure: the message stays on the retry queue (a batch item failure)."""
 
-    def __init__(self, reason: str, delay: int) -> None:
-        super().__init__(f"{reason}; next attempt in {delay}s")
+    def __init__(self, reason: str, delay: int, attempt: int) -> None:
+        super().__init__(f"{reason}; attempt {attempt} failed, next in {delay}s")
         self.reason = reason
         self.delay = delay
+        self.attempt = attempt
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ def redeliver(
     client: RichpanelClient,
     parking: Parking,
     settings: Settings,
+    dedupe: Deduplicator | None = None,
     rng: random.Random | None = None,
 ) -> Redelivery:
     """Re-send a parked event; raise RetryLater (after postponing it) if it should be retried."""
@@ -67,23 +71,27 @@ def redeliver(
         parking.to_dead_letter(body, reason, attempt=attempt)
         return Redelivery(Fate.DEAD_LETTERED, None, attempt, reason)
     message_id = event.get("messageId") if isinstance(event.get("messageId"), str) else None
+
+    def dead_letter(reason: str, status: int | None = None) -> Redelivery:
+        parking.to_dead_letter(
+            envelope(event, attempt, reason), reason, message_id=message_id, attempt=attempt
+        )
+        return Redelivery(Fate.DEAD_LETTERED, message_id, attempt, reason, status)
+
     try:
         call = to_richpanel(event)
     except MappingError as exc:  # e.g. a redriven event the mapping no longer accepts
-        parking.to_dead_letter(envelope(event, attempt, str(exc)), str(exc), message_id=message_id)
-        return Redelivery(Fate.DEAD_LETTERED, message_id, attempt, str(exc))
+        return dead_letter(f"{exc.path}: {exc}")
 
-    outcome = client.send(call)
+    outcome = send_once(client, dedupe, message_id, call)
     if outcome.kind is Kind.DELIVERED:
         return Redelivery(Fate.DELIVERED, message_id, attempt, status=outcome.status)
+    if outcome.kind is Kind.DUPLICATE:
+        return Redelivery(Fate.DUPLICATE, message_id, attempt, outcome.reason, outcome.status)
     if outcome.kind is Kind.PERMANENT:
-        parking.to_dead_letter(
-            envelope(event, attempt, outcome.reason),
-            outcome.reason,
-            message_id=message_id,
-            attempt=attempt,
-        )
-        return Redelivery(Fate.DEAD_LETTERED, message_id, attempt, outcome.reason, outcome.status)
+        return dead_letter(outcome.reason, outcome.status)
+    if settings.max_receive_count and receive_count >= settings.max_receive_count:
+        return dead_letter(f"gave up after {attempt} attempts: {outcome.reason}", outcome.status)
     delay = retry_delay(
         receive_count,
         base=settings.backoff_base,
@@ -92,4 +100,4 @@ def redeliver(
         rng=rng,
     )
     parking.postpone(receipt_handle, delay)
-    raise RetryLater(outcome.reason, delay)
+    raise RetryLater(outcome.reason, delay, attempt)

@@ -10,6 +10,7 @@ from typing import Any
 class Fate(StrEnum):
     DELIVERED = "delivered"
     QUEUED = "queued"
+    DUPLICATE = "duplicate"  # already delivered (or being delivered): not sent again
     DEAD_LETTERED = "dead_lettered"
     REJECTED = "rejected"
     SKIPPED = "skipped"

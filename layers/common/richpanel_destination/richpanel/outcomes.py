@@ -15,6 +15,8 @@ class Kind(StrEnum):
     DELIVERED = "delivered"
     RETRYABLE = "retryable"
     PERMANENT = "permanent"
+    DUPLICATE = "duplicate"  # already delivered once: acknowledged, not sent again
+    IN_FLIGHT = "in_flight"  # another invocation is delivering this messageId right now
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,78 @@
+import json
+
+from richpanel_destination.delivery.park import (
+    BATCH_BYTES,
+    Parcel,
+    Parking,
+    chunks,
+    dead_letter_parcel,
+    retry_parcel,
+)
+from richpanel_destination.richpanel.outcomes import Kind, Outcome
+from richpanel_destination.settings import Settings
+
+
+def parcel(key: int, size: int = 10) -> Parcel:
+    return Parcel(key, False, "x" * size, {})
+
+
+def test_groups_of_ten() -> None:
+    groups = list(chunks([parcel(i) for i in range(23)]))
+    assert [len(g) for g in groups] == [10, 10, 3]
+    assert [p.key for g in groups for p in g] == list(range(23))
+
+
+def test_groups_stay_under_the_batch_byte_limit() -> None:
+    big = BATCH_BYTES // 3 + 1  # two fit in a batch, three do not
+    groups = list(chunks([parcel(i, big) for i in range(7)]))
+    assert [len(g) for g in groups] == [2, 2, 2, 1]
+
+
+def test_retry_after_caps_at_900_seconds_of_delay() -> None:
+    outcome = Outcome(Kind.RETRYABLE, "429", 429, retry_after=3600)
+    assert retry_parcel(0, {"messageId": "m"}, outcome, 1).delay == 900
+    assert retry_parcel(0, {}, Outcome(Kind.RETRYABLE, "x", retry_after=1.2), 1).delay == 2
+
+
+class FakeSqs:
+    def __init__(self, fail_ids: set[str] | None = None, raise_on: str | None = None) -> None:
+        self.batches: list[tuple[str, list[dict[str, object]]]] = []
+        self.fail_ids = fail_ids or set()
+        self.raise_on = raise_on
+
+    def send_message_batch(
+        self, QueueUrl: str, Entries: list[dict[str, object]]
+    ) -> dict[str, object]:
+        if QueueUrl == self.raise_on:
+            raise ConnectionError("SQS is down")
+        self.batches.append((QueueUrl, Entries))
+        failed = [
+            {"Id": e["Id"], "Code": "InternalError"} for e in Entries if e["Id"] in self.fail_ids
+        ]
+        return {"Failed": failed}
+
+
+SETTINGS = Settings(retry_queue_url="retry", dead_letter_queue_url="dlq")
+
+
+def test_park_many_routes_by_queue_and_reports_exactly_what_failed() -> None:
+    sqs = FakeSqs(fail_ids={"3"})
+    parking = Parking(SETTINGS, sqs)
+    out = Outcome(Kind.RETRYABLE, "503", 503)
+    parcels = [retry_parcel(i, {"messageId": f"m{i}"}, out, 1) for i in range(12)]
+    parcels.append(dead_letter_parcel(12, json.dumps({"event": {}}), "400", message_id="m12"))
+    failed = parking.park_many(parcels)
+    assert failed == {3: "SQS refused: InternalError: "}
+    assert [(url, len(entries)) for url, entries in sqs.batches] == [
+        ("retry", 10),
+        ("retry", 2),
+        ("dlq", 1),
+    ]
+
+
+def test_an_unreachable_queue_fails_only_its_own_parcels() -> None:
+    parking = Parking(SETTINGS, FakeSqs(raise_on="dlq"))
+    out = Outcome(Kind.RETRYABLE, "503", 503)
+    failed = parking.park_many([retry_parcel(0, {}, out, 1), dead_letter_parcel(1, "{}", "400")])
+    assert list(failed) == [1]
+    assert failed[1].startswith("SQS send failed: ConnectionError: SQS is down")

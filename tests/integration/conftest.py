@@ -30,7 +30,12 @@ from local.template import LOCAL_REGION, Template  # noqa: E402 - needs REPO_ROO
 
 STARTUP_TIMEOUT_SECONDS = 60
 # Fast retries for tests; these names are template-declared variables the runner honours.
-TEST_ENVIRONMENT = {"RETRY_BACKOFF_BASE_SECONDS": "0.2", "RETRY_BACKOFF_CAP_SECONDS": "1"}
+# A short read timeout lets the chaos test's "Richpanel hangs" failures end quickly.
+TEST_ENVIRONMENT = {
+    "RETRY_BACKOFF_BASE_SECONDS": "0.2",
+    "RETRY_BACKOFF_CAP_SECONDS": "1",
+    "RICHPANEL_READ_TIMEOUT_SECONDS": "0.5",
+}
 
 T = TypeVar("T")
 

@@ -1,11 +1,12 @@
 # make run   - the whole system locally (API :3000, Richpanel sandbox :4010, SQS, retry poller)
 # make test  - lint, type-check and the full test suite
+# make dlq / make redrive ARGS="--dry-run" - inspect / redrive the local DLQ (docs/operations.md)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv run test lint format unit integration clean docs
+.PHONY: venv run test lint format unit integration clean docs dlq redrive redrive-aws
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +17,7 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt
 venv: $(STAMP)
 
 run: venv
-	$(BIN)/python -m local.run
+	$(BIN)/python -m local.run --ready-file .local-stack.json
 
 test: lint
 	$(BIN)/python -m pytest
@@ -38,6 +39,21 @@ lint: venv
 format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+REDRIVE := PYTHONPATH=layers/common $(BIN)/python -m richpanel_destination.delivery.redrive
+
+# The DLQ of a running `make run`, by reason (moves nothing).
+dlq: venv
+	$(REDRIVE) --local --dry-run $(ARGS)
+
+# Move the local DLQ back to the retry queue: make redrive ARGS="--status 400 --limit 10"
+redrive: venv
+	$(REDRIVE) --local $(ARGS)
+
+# A deployed stack: make redrive-aws STACK=richpanel-destination ARGS="--dry-run"
+# (or ARGS="--source DLQ_URL --destination RETRY_URL"); AWS credentials from your environment.
+redrive-aws: venv
+	$(REDRIVE) $(if $(STACK),--stack $(STACK)) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

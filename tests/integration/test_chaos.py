@@ -81,7 +81,7 @@ def send_like_segment(api: str, path: str, body: Any) -> Counter[str]:
 
 
 def dead_lettered(stack: Any) -> dict[str, str]:
-    """messageId -> reason of every DLQ message (left in the queue, only read)."""
+    """messageId -> reason of every DLQ message, taking them off the queue."""
     found: dict[str, str] = {}
     while True:
         messages = stack.sqs.receive_message(
@@ -96,6 +96,9 @@ def dead_lettered(stack: Any) -> dict[str, str]:
             attrs = message.get("MessageAttributes", {})
             message_id = attrs.get("messageId", {}).get("StringValue", "?")
             found[message_id] = attrs.get("reason", {}).get("StringValue", "")
+            stack.sqs.delete_message(
+                QueueUrl=stack.queues["DeadLetterQueue"], ReceiptHandle=message["ReceiptHandle"]
+            )
 
 
 def test_chaos_loses_nothing_and_delivers_nothing_twice(

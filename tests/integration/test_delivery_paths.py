@@ -57,6 +57,14 @@ def queue_depth(stack: Any, name: str) -> int:
     )
 
 
+def take_dead_letter(stack: Any) -> dict[str, Any]:
+    """Receive and delete the one DLQ message (an in-flight one would outlive the next purge)."""
+    url = stack.queues["DeadLetterQueue"]
+    (message,) = stack.sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
+    stack.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return dict(message)
+
+
 def test_track_arrives_mapped_at_the_sandbox(stack: Any) -> None:
     event = track()
     response = requests.post(f"{stack.api}/v1/track", json=event, timeout=10)
@@ -118,14 +126,27 @@ def test_always_failing_ends_in_the_dlq_after_max_receive_count(stack: Any, wait
 
     wait_for(lambda: queue_depth(stack, "DeadLetterQueue") == 1, timeout=90)
     assert queue_depth(stack, "RetryQueue") == 0
-    (message,) = stack.sqs.receive_message(
-        QueueUrl=stack.queues["DeadLetterQueue"], MessageAttributeNames=["All"]
-    )["Messages"]
+    message = take_dead_letter(stack)
     parked = json.loads(message["Body"])
     assert parked["event"]["messageId"] == event["messageId"]
     assert message["MessageAttributes"]["messageId"]["StringValue"] == event["messageId"]
-    # one attempt at ingest, then one per receive until SQS gives up
+    # one attempt at ingest, then one per receive until the last allowed one
     assert len(calls_for(stack, event["messageId"], 503)) == 1 + MAX_RECEIVE_COUNT
+    reason = message["MessageAttributes"]["reason"]["StringValue"]
+    assert reason.startswith(
+        f"gave up after {1 + MAX_RECEIVE_COUNT} attempts: Richpanel answered 503"
+    )
+
+    # the backoff schedule is in the retry function's logs, one line per attempt
+    lines = [json.loads(x) for x in stack.log_tail(400_000).splitlines() if x.startswith("{")]
+    retries = [
+        line
+        for line in lines
+        if line.get("message") == "retry later" and line.get("messageId") == event["messageId"]
+    ]
+    assert [line["attempt"] for line in retries] == list(range(2, 1 + MAX_RECEIVE_COUNT))
+    assert all(isinstance(line["delaySeconds"], int) for line in retries)
+    assert all(line["reason"].startswith("Richpanel answered 503") for line in retries)
 
 
 def test_permanent_rejection_is_dead_lettered_with_its_reason(stack: Any, wait_for: Any) -> None:
@@ -136,9 +157,7 @@ def test_permanent_rejection_is_dead_lettered_with_its_reason(stack: Any, wait_f
     assert response.status_code == 200
     assert result["outcome"] == "dead_lettered"
     assert result["richpanelStatus"] == 400
-    (message,) = stack.sqs.receive_message(
-        QueueUrl=stack.queues["DeadLetterQueue"], MessageAttributeNames=["All"]
-    )["Messages"]
+    message = take_dead_letter(stack)
     assert message["MessageAttributes"]["reason"]["StringValue"].startswith(
         "Richpanel answered 400"
     )

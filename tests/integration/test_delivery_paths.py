@@ -214,3 +214,22 @@ def test_max_receive_count_is_the_templates() -> None:
     redrive = template.queues()["RetryQueue"]["RedrivePolicy"]
     assert redrive["maxReceiveCount"] == {"Ref": "RetryMaxReceiveCount"}
     assert template.parameter_defaults()["RetryMaxReceiveCount"] == str(MAX_RECEIVE_COUNT)
+
+
+def test_duplicate_on_the_retry_queue_is_acknowledged_without_a_call(
+    stack: Any, wait_for: Any
+) -> None:
+    event = {**track(), "type": "track"}
+    assert requests.post(f"{stack.api}/v1/track", json=event, timeout=10).status_code == 200
+    # SQS delivers at least once, and a redrive may re-send: the same event arrives again
+    stack.sqs.send_message(
+        QueueUrl=stack.queues["RetryQueue"],
+        MessageBody=json.dumps({"v": 1, "event": event, "attempt": 1, "reason": "test"}),
+    )
+    wait_for(lambda: queue_depth(stack, "RetryQueue") == 0, timeout=30)
+    assert len(calls_for(stack, event["messageId"])) == 1
+    lines = [json.loads(x) for x in stack.log_tail(100_000).splitlines() if x.startswith("{")]
+    assert any(
+        line.get("outcome") == "duplicate" and line.get("messageId") == event["messageId"]
+        for line in lines
+    )

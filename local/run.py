@@ -34,6 +34,13 @@ from local.dynamodb import (
 from local.lambda_runtime import LocalFunction, load_function
 from local.poller import SqsPoller
 from local.sandbox import Sandbox
+from local.secrets import (
+    LOCAL_INBOUND,
+    LOCAL_WEBHOOK_SECRET,
+    LOCAL_WRITE_KEY,
+    put_secret,
+    richpanel_secret,
+)
 from local.sqs import (
     FAKE_ACCESS_KEY,
     FAKE_SECRET_KEY,
@@ -46,11 +53,9 @@ from local.template import FunctionSpec, ResolveContext, Template, TemplateError
 
 # Template parameters the local stack sets; everything else keeps its Default.
 BASE_URL_PARAMETER = "RichpanelBaseUrl"
-API_KEY_PARAMETER = "RichpanelApiKey"
-API_SECRET_PARAMETER = "RichpanelApiSecret"
+RICHPANEL_SECRET_PARAMETER = "RichpanelSecretArn"
+INBOUND_SECRET_PARAMETER = "InboundSecretArn"
 SIGNING_PARAMETER = "RichpanelSigning"
-LOCAL_API_KEY = "local-dev-key"
-LOCAL_API_SECRET = "local-dev-secret"
 DEFAULT_INGEST_VERSION_PATH = "/v2"
 
 # Variables that would send boto3 elsewhere than moto or mix in real credentials.
@@ -135,16 +140,15 @@ class LocalStack:
         self.pollers: list[SqsPoller] = []
         self.environment: dict[str, str] = {}
         self.overridden: list[str] = []
+        self.richpanel_secret: dict[str, str] = {}
 
     def start(self) -> None:
         """Start every component (os.environ is changed: this is meant for one process)."""
         specs = list(self.template.functions().values())
-        for name in (BASE_URL_PARAMETER, API_KEY_PARAMETER, API_SECRET_PARAMETER):
+        for name in (BASE_URL_PARAMETER, RICHPANEL_SECRET_PARAMETER, INBOUND_SECRET_PARAMETER):
             if name not in self.template.parameters:
                 raise ConfigurationError(f"template has no parameter {name}")
-        self.context = context = self.template.context(
-            {API_KEY_PARAMETER: LOCAL_API_KEY, API_SECRET_PARAMETER: LOCAL_API_SECRET}
-        )
+        self.context = context = self.template.context({})
 
         for name in _AWS_VARIABLES_TO_DROP:
             os.environ.pop(name, None)
@@ -166,13 +170,19 @@ class LocalStack:
             dynamodb_client(self.sqs.endpoint_url, context.region), self.template, context
         )
 
-        secret = effective_parameter(specs, context.parameters, API_SECRET_PARAMETER, self.environ)
+        self.richpanel_secret = richpanel_secret(self.environ)
+        for parameter, name, value in (
+            (RICHPANEL_SECRET_PARAMETER, "richpanel", self.richpanel_secret),
+            (INBOUND_SECRET_PARAMETER, "inbound", LOCAL_INBOUND),
+        ):
+            secret_name = f"{context.stack_name}/{name}"
+            context.parameters[parameter] = put_secret(
+                self.sqs.endpoint_url, context.region, secret_name, value
+            )
         signing = effective_parameter(specs, context.parameters, SIGNING_PARAMETER, self.environ)
         self.sandbox = Sandbox(
-            app_client_id=effective_parameter(
-                specs, context.parameters, API_KEY_PARAMETER, self.environ
-            ),
-            secret=secret or None,
+            app_client_id=self.richpanel_secret["apiKey"],
+            secret=self.richpanel_secret["apiSecret"] or None,
             signing=signing or "md5",
             host=self.host,
             port=self.sandbox_port,
@@ -269,9 +279,15 @@ class LocalStack:
                 }
             )
             lines.append(
-                f"    try: curl -sS -X {example.method} {self.api.url}{example.path} "
+                f"    try: curl -sS -u {LOCAL_WRITE_KEY}: -X {example.method} "
+                f"{self.api.url}{example.path} "
                 f"-H 'Content-Type: application/json' -d {shlex.quote(payload)}"
             )
+        auth = self.environment.get("INBOUND_AUTH", "")
+        lines.append(
+            f"  inbound auth: {auth}; write key {LOCAL_WRITE_KEY!r} (Basic auth or body "
+            f"writeKey), webhook secret {LOCAL_WEBHOOK_SECRET!r} (X-Signature)"
+        )
         config = self.sandbox.state.config
         signing = config.signing if config.secret else "unsigned"
         base_url = self.environment.get("RICHPANEL_BASE_URL") or self.context.parameters.get(

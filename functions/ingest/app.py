@@ -12,12 +12,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from richpanel_destination import runtime
-from richpanel_destination.delivery.results import response
+from richpanel_destination.delivery.results import RETRY_AFTER_SECONDS, Fate, response
+from richpanel_destination.inbound.auth import Unauthorized, authenticate
 from richpanel_destination.inbound.decode import BadRequest
 from richpanel_destination.inbound.limits import LimitExceeded
 from richpanel_destination.inbound.request import ROUTES, read_request
+from richpanel_destination.secrets import SecretError
 
-logger = Logger()
+logger = Logger(json_serializer=runtime.redactor().serializer)
 tracer = Tracer()
 app = APIGatewayRestResolver()
 
@@ -37,7 +39,20 @@ def _json(
 @app.exception_handler(LimitExceeded)  # type: ignore[untyped-decorator]
 def bad_request(exc: ValueError) -> Response[str]:
     logger.info("request rejected", extra={"reason": str(exc)})
-    return _json(400, {"message": str(exc)})
+    return _json(getattr(exc, "status", 400), {"message": str(exc)})
+
+
+@app.exception_handler(Unauthorized)  # type: ignore[untyped-decorator]
+def unauthorized(exc: Unauthorized) -> Response[str]:
+    logger.warning("request refused", extra={"reason": str(exc)})
+    return _json(401, {"message": f"Unauthorized: {exc}"})
+
+
+@app.exception_handler(SecretError)  # type: ignore[untyped-decorator]
+def secrets_unavailable(exc: SecretError) -> Response[str]:
+    logger.error("inbound credentials unavailable", extra={"reason": str(exc)})
+    message = "Credentials are unavailable; retry the request"
+    return _json(503, {"message": message}, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 @app.post("/v1/<route>")
@@ -46,16 +61,23 @@ def ingest(route: str) -> Response[str]:
         return _json(404, {"message": f"No route for /v1/{route}"})
     started = time.monotonic()
     current = app.current_event
+    headers = dict(current.headers or {})
+
+    def admit(raw: bytes, payload: Any) -> None:
+        how = authenticate(runtime.auth_modes(), runtime.inbound_credentials, headers, raw, payload)
+        logger.append_keys(auth=how)
+
     request = read_request(
-        route, current.body, is_base64=bool(current.is_base64_encoded), headers=current.headers
+        route, current.body, is_base64=bool(current.is_base64_encoded), headers=headers, admit=admit
     )
     results = runtime.delivery().deliver(request.events, started=started)
     for result in results:
-        logger.info(
-            "event outcome", extra={k: v for k, v in result.as_dict().items() if k != "errors"}
-        )
-    status, body, headers = response(results, single=request.single, kind=request.kind)
-    return _json(status, body, headers or None)
+        line = {k: v for k, v in result.as_dict().items() if k != "errors"}
+        if result.fate is Fate.REJECTED:  # what was wrong, redacted and truncated
+            line["payload"] = runtime.redactor().payload(request.events[result.index])
+        logger.info("event outcome", extra=line)
+    status, body, extra_headers = response(results, single=request.single, kind=request.kind)
+    return _json(status, body, extra_headers or None)
 
 
 @logger.inject_lambda_context(

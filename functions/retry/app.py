@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from richpanel_destination import runtime
 from richpanel_destination.delivery.redeliver import RetryLater, redeliver
 
-logger = Logger()
+logger = Logger(json_serializer=runtime.redactor().serializer)
 tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 

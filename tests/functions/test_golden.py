@@ -7,6 +7,7 @@ handler runs in this process, and the Richpanel sandbox records what arrived.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from pathlib import Path
@@ -16,17 +17,22 @@ import pytest
 import requests
 
 from local.run import LocalStack
+from local.secrets import LOCAL_WRITE_KEY
 from richpanel_destination import runtime
 
 from .conftest import forget
 
+SENDER_AUTHORIZATION = "Basic " + base64.b64encode(f"{LOCAL_WRITE_KEY}:".encode()).decode()
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
 CASES = sorted(GOLDEN.glob("*.json"))
 
 
 def encode(request: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     """The body bytes and headers a sender would put on the wire."""
-    headers = {"Content-Type": request.get("contentType", "application/json")}
+    headers = {
+        "Content-Type": request.get("contentType", "application/json"),
+        "Authorization": SENDER_AUTHORIZATION,
+    }
     headers.update(request.get("headers", {}))
     if "rawBody" in request:
         raw = request["rawBody"].encode("utf-8")

@@ -14,11 +14,13 @@ import pytest
 import requests
 
 from local.run import LocalStack
+from local.secrets import LOCAL_WRITE_KEY
 from richpanel_destination import runtime
 
 from .conftest import forget
 
 CLOSED_PORT_URL = "http://127.0.0.1:9"
+AUTH = (LOCAL_WRITE_KEY, "")
 
 
 def batch(n: int) -> dict[str, Any]:
@@ -41,7 +43,7 @@ def test_sqs_outage_gets_503_then_the_retry_delivers_each_event_once(
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", CLOSED_PORT_URL)  # SQS is down for ingest
     runtime.reset()
     try:
-        first = requests.post(f"{api}/v1/batch", json=body, timeout=30)
+        first = requests.post(f"{api}/v1/batch", json=body, auth=AUTH, timeout=30)
     finally:
         monkeypatch.undo()
         runtime.reset()
@@ -60,7 +62,7 @@ def test_sqs_outage_gets_503_then_the_retry_delivers_each_event_once(
             assert result["reason"].startswith("Richpanel answered 503")
             assert "not queued: SQS send failed" in result["reason"]
 
-    second = requests.post(f"{api}/v1/batch", json=body, timeout=30)  # Segment retries
+    second = requests.post(f"{api}/v1/batch", json=body, auth=AUTH, timeout=30)  # Segment retries
     assert second.status_code == 200
     outcomes = {r["index"]: r["outcome"] for r in second.json()["results"]}
     assert {outcomes[i] for i in failed} == {"delivered"}
@@ -79,7 +81,9 @@ def test_sqs_outage_does_not_matter_when_richpanel_is_up(
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", CLOSED_PORT_URL)
     runtime.reset()
     try:
-        answer = requests.post(f"{local_stack.api.url}/v1/batch", json=batch(3), timeout=30)  # type: ignore[union-attr]
+        answer = requests.post(
+            f"{local_stack.api.url}/v1/batch", json=batch(3), auth=AUTH, timeout=30
+        )  # type: ignore[union-attr]
     finally:
         monkeypatch.undo()
         runtime.reset()

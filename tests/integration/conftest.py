@@ -26,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from local.secrets import LOCAL_WRITE_KEY  # noqa: E402 - needs REPO_ROOT on sys.path
 from local.template import LOCAL_REGION, Template  # noqa: E402 - needs REPO_ROOT on sys.path
 
 STARTUP_TIMEOUT_SECONDS = 60
@@ -38,6 +39,13 @@ TEST_ENVIRONMENT = {
 }
 
 T = TypeVar("T")
+
+
+def sender_session() -> requests.Session:
+    """A session that authenticates like a Segment HTTP API sender (Basic write key)."""
+    session = requests.Session()
+    session.auth = (LOCAL_WRITE_KEY, "")
+    return session
 
 
 def wait_for(
@@ -74,7 +82,7 @@ class Stack:
     sqs: Any
     log_path: Path
     process: subprocess.Popen[bytes]
-    http: requests.Session = field(default_factory=requests.Session)
+    http: requests.Session = field(default_factory=lambda: sender_session())
 
     def __repr__(self) -> str:
         """Short form for assertion messages."""

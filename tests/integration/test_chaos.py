@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import requests
 
+from .conftest import sender_session
+
 pytestmark = pytest.mark.integration
 
 EVENTS = int(os.environ.get("CHAOS_EVENTS", "2000"))
@@ -65,7 +67,7 @@ def requests_for(events: list[dict[str, Any]]) -> list[tuple[str, Any]]:
 def send_like_segment(api: str, path: str, body: Any) -> Counter[str]:
     """POST until answered 200, retrying 5xx and network errors as Segment does."""
     outcomes: Counter[str] = Counter()
-    with requests.Session() as http:
+    with sender_session() as http:
         for attempt in range(10):
             try:
                 answer = http.post(f"{api}{path}", json=body, timeout=30)

@@ -67,7 +67,7 @@ def take_dead_letter(stack: Any) -> dict[str, Any]:
 
 def test_track_arrives_mapped_at_the_sandbox(stack: Any) -> None:
     event = track()
-    response = requests.post(f"{stack.api}/v1/track", json=event, timeout=10)
+    response = stack.http.post(f"{stack.api}/v1/track", json=event, timeout=10)
 
     assert response.status_code == 200
     body = response.json()
@@ -105,7 +105,7 @@ def test_503_parks_the_event_then_delivers_it_once_richpanel_recovers(
 ) -> None:
     misbehave(stack, status=503)
     event = track()
-    response = requests.post(f"{stack.api}/v1/track", json=event, timeout=10)
+    response = stack.http.post(f"{stack.api}/v1/track", json=event, timeout=10)
     assert response.status_code == 200
     assert response.json()["results"][0]["outcome"] == "queued"
     assert queue_depth(stack, "RetryQueue") == 1
@@ -121,7 +121,7 @@ def test_503_parks_the_event_then_delivers_it_once_richpanel_recovers(
 def test_always_failing_ends_in_the_dlq_after_max_receive_count(stack: Any, wait_for: Any) -> None:
     misbehave(stack, status=503)
     event = track()
-    response = requests.post(f"{stack.api}/v1/track", json=event, timeout=10)
+    response = stack.http.post(f"{stack.api}/v1/track", json=event, timeout=10)
     assert response.json()["results"][0]["outcome"] == "queued"
 
     wait_for(lambda: queue_depth(stack, "DeadLetterQueue") == 1, timeout=90)
@@ -152,7 +152,7 @@ def test_always_failing_ends_in_the_dlq_after_max_receive_count(stack: Any, wait
 def test_permanent_rejection_is_dead_lettered_with_its_reason(stack: Any, wait_for: Any) -> None:
     misbehave(stack, status=400, body={"error": "bad call"}, times=1)
     event = track()
-    response = requests.post(f"{stack.api}/v1/track", json=event, timeout=10)
+    response = stack.http.post(f"{stack.api}/v1/track", json=event, timeout=10)
     result = response.json()["results"][0]
     assert response.status_code == 200
     assert result["outcome"] == "dead_lettered"
@@ -165,7 +165,7 @@ def test_permanent_rejection_is_dead_lettered_with_its_reason(stack: Any, wait_f
 
 
 def test_single_invalid_event_gets_400_with_pointers(stack: Any) -> None:
-    response = requests.post(f"{stack.api}/v1/track", json={"userId": "u"}, timeout=10)
+    response = stack.http.post(f"{stack.api}/v1/track", json={"userId": "u"}, timeout=10)
     assert response.status_code == 400
     body = response.json()
     assert body["message"] == "Invalid track call: /event: event is required"
@@ -173,7 +173,7 @@ def test_single_invalid_event_gets_400_with_pointers(stack: Any) -> None:
 
 
 def test_invalid_json_gets_400(stack: Any) -> None:
-    response = requests.post(
+    response = stack.http.post(
         f"{stack.api}/v1/identify",
         data=b"{not json",
         headers={"Content-Type": "application/json"},
@@ -192,7 +192,7 @@ def test_batch_reports_each_event(stack: Any) -> None:
             {"type": "page", "userId": "user-42", "name": "Pricing", "messageId": "it-page-1"},
         ]
     }
-    response = requests.post(f"{stack.api}/v1/batch", json=batch, timeout=10)
+    response = stack.http.post(f"{stack.api}/v1/batch", json=batch, timeout=10)
     assert response.status_code == 200
     outcomes = [r["outcome"] for r in response.json()["results"]]
     assert outcomes == ["delivered", "rejected", "delivered"]
@@ -201,7 +201,7 @@ def test_batch_reports_each_event(stack: Any) -> None:
 
 def test_only_template_routes_are_served(stack: Any) -> None:
     event = track()
-    response = requests.post(f"{stack.api}/v1/tracks", json=event, timeout=10)
+    response = stack.http.post(f"{stack.api}/v1/tracks", json=event, timeout=10)
     assert response.status_code == 404
     assert response.json() == {"message": "Missing Authentication Token"}
     assert calls_for(stack, event["messageId"]) == []
@@ -220,7 +220,7 @@ def test_duplicate_on_the_retry_queue_is_acknowledged_without_a_call(
     stack: Any, wait_for: Any
 ) -> None:
     event = {**track(), "type": "track"}
-    assert requests.post(f"{stack.api}/v1/track", json=event, timeout=10).status_code == 200
+    assert stack.http.post(f"{stack.api}/v1/track", json=event, timeout=10).status_code == 200
     # SQS delivers at least once, and a redrive may re-send: the same event arrives again
     stack.sqs.send_message(
         QueueUrl=stack.queues["RetryQueue"],

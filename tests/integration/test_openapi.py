@@ -253,7 +253,7 @@ def test_response_schemas_catch_drift() -> None:
 
 def test_delivered_track_matches_the_documented_200(stack: Any) -> None:
     event = call("track")
-    response = requests.post(f"{stack.api}/v1/track", json=event, timeout=10)
+    response = stack.http.post(f"{stack.api}/v1/track", json=event, timeout=10)
 
     assert response.status_code == 200
     body = assert_documented(response, "/v1/track")
@@ -263,7 +263,7 @@ def test_delivered_track_matches_the_documented_200(stack: Any) -> None:
 
 def test_batch_with_a_valid_and_an_invalid_event_matches_the_documented_200(stack: Any) -> None:
     batch = {"batch": [call("track", typed=True), {"type": "track", "userId": "user-1"}]}
-    response = requests.post(f"{stack.api}/v1/batch", json=batch, timeout=10)
+    response = stack.http.post(f"{stack.api}/v1/batch", json=batch, timeout=10)
 
     assert response.status_code == 200
     body = assert_documented(response, "/v1/batch")
@@ -272,7 +272,7 @@ def test_batch_with_a_valid_and_an_invalid_event_matches_the_documented_200(stac
 
 
 def test_single_invalid_track_matches_the_documented_400(stack: Any) -> None:
-    response = requests.post(f"{stack.api}/v1/track", json={"userId": "u"}, timeout=10)
+    response = stack.http.post(f"{stack.api}/v1/track", json={"userId": "u"}, timeout=10)
 
     assert response.status_code == 400
     body = assert_documented(response, "/v1/track")
@@ -281,7 +281,7 @@ def test_single_invalid_track_matches_the_documented_400(stack: Any) -> None:
 
 
 def test_invalid_json_matches_the_documented_400(stack: Any) -> None:
-    response = requests.post(
+    response = stack.http.post(
         f"{stack.api}/v1/identify",
         data=b"{not json",
         headers={"Content-Type": "application/json"},
@@ -296,7 +296,7 @@ def test_invalid_json_matches_the_documented_400(stack: Any) -> None:
 def test_batch_over_the_event_limit_matches_the_documented_400(stack: Any) -> None:
     item = {"type": "track", "userId": "u", "event": "e"}
     batch = {"batch": [item] * (MAX_BATCH_EVENTS + 1)}
-    response = requests.post(f"{stack.api}/v1/batch", json=batch, timeout=30)
+    response = stack.http.post(f"{stack.api}/v1/batch", json=batch, timeout=30)
 
     assert response.status_code == 400
     body = assert_documented(response, "/v1/batch")
@@ -307,7 +307,9 @@ def test_batch_over_the_event_limit_matches_the_documented_400(stack: Any) -> No
 @pytest.mark.parametrize("route", template_routes(), ids=lambda route: route.path)
 def test_every_route_answers_the_documented_200(stack: Any, route: ApiRoute) -> None:
     payload, count = valid_body(route.path)
-    response = requests.request(route.method, f"{stack.api}{route.path}", json=payload, timeout=10)
+    response = stack.http.request(
+        route.method, f"{stack.api}{route.path}", json=payload, timeout=10
+    )
 
     assert response.status_code == 200, response.text
     body = assert_documented(response, route.path)
@@ -330,7 +332,7 @@ def test_documented_body_encodings_are_accepted(stack: Any, headers: dict[str, s
     data = json.dumps(event).encode("utf-8")
     if headers.get("Content-Encoding") == "gzip":
         data = gzip.compress(data)
-    response = requests.post(f"{stack.api}/v1/track", data=data, headers=headers, timeout=10)
+    response = stack.http.post(f"{stack.api}/v1/track", data=data, headers=headers, timeout=10)
 
     assert response.status_code == 200, response.text
     body = assert_documented(response, "/v1/track")

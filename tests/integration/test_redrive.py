@@ -40,7 +40,7 @@ def dead_letter_tracks(stack: Any, count: int) -> list[str]:
     ids = []
     for _ in range(count):
         event = track()
-        response = requests.post(f"{stack.api}/v1/track", json=event, timeout=10)
+        response = stack.http.post(f"{stack.api}/v1/track", json=event, timeout=10)
         assert response.status_code == 200, response.text
         result = response.json()["results"][0]
         assert (result["outcome"], result["richpanelStatus"]) == ("dead_lettered", 400)

@@ -72,7 +72,13 @@ def test_table_created_with_ttl_and_refs_resolve(tmp_path: Path, moto: LocalSqs)
     """The table exists with its key, billing, SSE and TTL; Ref/GetAtt and env resolve."""
     template = template_with_table(tmp_path)
     assert list(template.tables()) == ["IdempotencyTable"]
-    context = template.context({"RichpanelApiKey": "k"}, stack_name=unique_stack())
+    context = template.context(
+        {
+            "RichpanelSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rp",
+            "InboundSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:in",
+        },
+        stack_name=unique_stack(),
+    )
     client = dynamodb_client(moto.endpoint_url, context.region)
     tables = create_template_tables(client, template, context)
 

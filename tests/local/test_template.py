@@ -163,7 +163,12 @@ def test_queues_created_in_moto(template: Template) -> None:
 def test_merged_environment_overrides_and_conflicts(template: Template) -> None:
     """Runner env wins for declared names; differing values across functions are an error."""
     specs = list(template.functions().values())
-    context = template.context({"RichpanelApiKey": "k"})
+    context = template.context(
+        {
+            "RichpanelSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rp",
+            "InboundSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:in",
+        }
+    )
     context.refs.update(
         {
             "RetryQueue": "http://q/retry",
@@ -174,7 +179,7 @@ def test_merged_environment_overrides_and_conflicts(template: Template) -> None:
     env = merged_environment(specs, context, {"RETRY_BACKOFF_BASE_SECONDS": "0.2"})
     assert env["RETRY_BACKOFF_BASE_SECONDS"] == "0.2"
     assert env["RETRY_QUEUE_URL"] == "http://q/retry"
-    assert env["RICHPANEL_API_KEY"] == "k"
+    assert env["RICHPANEL_SECRET_ARN"] == "arn:aws:secretsmanager:us-east-1:123456789012:secret:rp"
     assert env["RICHPANEL_SIGNING"] == "md5"
     clash = Template(
         {

@@ -7,8 +7,9 @@ def test_from_env_reads_template_names() -> None:
     settings = Settings.from_env(
         {
             "RICHPANEL_BASE_URL": "http://127.0.0.1:4010/v2/",
-            "RICHPANEL_API_KEY": "k",
-            "RICHPANEL_API_SECRET": "s",
+            "RICHPANEL_SECRET_ARN": "arn:aws:secretsmanager:r:1:secret:rp",
+            "INBOUND_AUTH": "writekey",
+            "LOG_PERSONAL_DATA": "true",
             "RICHPANEL_SIGNING": "sha256",
             "RICHPANEL_CONNECT_TIMEOUT_SECONDS": "0.5",
             "RETRY_QUEUE_URL": "q",
@@ -22,6 +23,8 @@ def test_from_env_reads_template_names() -> None:
     assert settings.read_timeout == 3.0
     assert (settings.retry_queue_url, settings.dead_letter_queue_url) == ("q", "d")
     assert settings.backoff_base == 0.2
+    assert settings.richpanel_secret_arn == "arn:aws:secretsmanager:r:1:secret:rp"
+    assert (settings.inbound_auth, settings.log_personal_data) == ("writekey", True)
 
 
 def test_defaults() -> None:

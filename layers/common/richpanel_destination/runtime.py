@@ -1,12 +1,15 @@
-"""Per-container singletons: settings, the pooled Richpanel client, parking, delivery."""
+"""Per-container singletons: settings, credentials, the pooled Richpanel client, delivery."""
 
 from __future__ import annotations
 
 from functools import cache
 
+from . import secrets
 from .delivery.dedupe import Deduplicator
 from .delivery.deliver import Delivery
 from .delivery.park import Parking
+from .inbound.auth import parse_modes
+from .observability.redact import Redactor
 from .richpanel.client import RichpanelClient
 from .settings import Settings
 
@@ -17,9 +20,37 @@ def settings() -> Settings:
 
 
 @cache
+def auth_modes() -> frozenset[str]:
+    """INBOUND_AUTH, checked once; a bad value fails every request loudly (5xx, retried)."""
+    return parse_modes(settings().inbound_auth)
+
+
+@cache
+def redactor() -> Redactor:
+    """Log redaction; every secret this container reads is added to what it removes."""
+    return Redactor(personal_in_clear=settings().log_personal_data)
+
+
+def richpanel_credentials() -> secrets.RichpanelCredentials:
+    """Richpanel's key and secret (Powertools caches them for SECRETS_MAX_AGE_SECONDS)."""
+    s = settings()
+    found = secrets.richpanel_credentials(s.richpanel_secret_arn, s.secrets_max_age)
+    redactor().remember(found.api_key, found.api_secret)
+    return found
+
+
+def inbound_credentials() -> secrets.InboundCredentials:
+    """The active write keys and webhook secrets (cached like the Richpanel ones)."""
+    s = settings()
+    found = secrets.inbound_credentials(s.inbound_secret_arn, s.secrets_max_age)
+    redactor().remember(*found.write_keys, *found.webhook_secrets)
+    return found
+
+
+@cache
 def richpanel() -> RichpanelClient:
     s = settings()
-    return RichpanelClient(s, pool_size=s.delivery_concurrency)
+    return RichpanelClient(s, richpanel_credentials, pool_size=s.delivery_concurrency)
 
 
 @cache
@@ -48,6 +79,9 @@ def delivery() -> Delivery:
 
 
 def reset() -> None:
-    """Forget the singletons (tests that change the environment)."""
-    for factory in (settings, richpanel, parking, dedupe, delivery):
+    """Forget the singletons and cached secrets (tests that change the environment)."""
+    for factory in (settings, auth_modes, redactor, richpanel, parking, dedupe, delivery):
         factory.cache_clear()
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -39,8 +39,11 @@ class Settings:
     """What the handlers need to know about Richpanel and the queues."""
 
     base_url: str = "https://api.richpanel.com/v2"
-    api_key: str = ""
-    api_secret: str = ""
+    richpanel_secret_arn: str = ""
+    inbound_secret_arn: str = ""
+    inbound_auth: str = ""  # writekey, webhook, writekey,webhook or none
+    secrets_max_age: int = 300
+    log_personal_data: bool = False
     signing: Signing = "md5"
     connect_timeout: float = 2.0
     read_timeout: float = 3.0
@@ -64,8 +67,11 @@ class Settings:
             raise SettingsError(f"RICHPANEL_SIGNING must be one of {SIGNINGS}, got {signing!r}")
         return cls(
             base_url=(env.get("RICHPANEL_BASE_URL") or cls.base_url).rstrip("/"),
-            api_key=env.get("RICHPANEL_API_KEY", ""),
-            api_secret=env.get("RICHPANEL_API_SECRET", ""),
+            richpanel_secret_arn=env.get("RICHPANEL_SECRET_ARN", ""),
+            inbound_secret_arn=env.get("INBOUND_SECRET_ARN", ""),
+            inbound_auth=env.get("INBOUND_AUTH", ""),
+            secrets_max_age=int(_float(env, "SECRETS_MAX_AGE_SECONDS", 300)),
+            log_personal_data=_bool(env, "LOG_PERSONAL_DATA"),
             signing=signing,
             connect_timeout=_float(env, "RICHPANEL_CONNECT_TIMEOUT_SECONDS", 2.0),
             read_timeout=_float(env, "RICHPANEL_READ_TIMEOUT_SECONDS", 3.0),

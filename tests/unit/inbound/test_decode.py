@@ -6,8 +6,11 @@ import pytest
 
 from richpanel_destination.inbound.decode import (
     BadRequest,
+    UnsupportedMediaType,
     batch_events,
     body_bytes,
+    check_content_type,
+    deeper_than,
     parse_json,
     single_event,
     webhook_events,
@@ -135,3 +138,221 @@ def test_gzip_over_the_limit_once_inflated_says_so() -> None:
         "Request body is over 512000 bytes once decompressed; "
         "the limit is 500 KB (512000 bytes) per request"
     )
+
+
+# ---------------------------------------------------------------------------- hostile bodies
+
+
+def parse(text: str | bytes) -> object:
+    return parse_json(text.encode("utf-8") if isinstance(text, str) else text)
+
+
+def refused(text: str | bytes) -> BadRequest:
+    with pytest.raises(BadRequest) as caught:
+        parse(text)
+    assert type(caught.value) is BadRequest
+    assert caught.value.status == 400
+    return caught.value
+
+
+TOO_DEEP = "Request body is nested too deeply; the limit is 64 levels"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000,  # json.loads gives up with RecursionError
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 5_000 + "1" + "}" * 5_000,
+        "[" * 65 + "]" * 65,  # parses, but is deeper than the limit
+        '{"batch":[{"properties":{"a":' + "[" * 61 + "]" * 61 + "}}]}",
+    ],
+    ids=["100k-open", "100k-balanced", "5k-objects", "65-arrays", "65-in-a-batch"],
+)
+def test_deep_nesting_is_refused(text: str) -> None:
+    assert str(refused(text)) == TOO_DEEP
+
+
+def test_nesting_up_to_the_limit_is_accepted() -> None:
+    assert parse("[" * 64 + "]" * 64) is not None
+    payload = parse('{"batch":[{"properties":{"a":' + "[" * 60 + "]" * 60 + "}}]}")
+    assert isinstance(payload, dict)
+    # brackets inside strings are not nesting
+    assert parse(json.dumps({"a": "[" * 1000 + "{" * 1000})) == {"a": "[" * 1000 + "{" * 1000}
+
+
+def test_deeper_than_counts_arrays_and_objects() -> None:
+    assert deeper_than(1, 1) is False
+    assert deeper_than([], 1) is False
+    assert deeper_than([[]], 1) is True
+    assert deeper_than({"a": [{"b": []}]}, 3) is True
+    assert deeper_than({"a": [{"b": []}]}, 4) is False
+    assert deeper_than([[[]], [], {"x": "[[[["}], 3) is False
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"a": NaN}', "Request body is not valid JSON: NaN is not allowed"),
+        ('{"a": Infinity}', "Request body is not valid JSON: Infinity is not allowed"),
+        ('{"a": -Infinity}', "Request body is not valid JSON: -Infinity is not allowed"),
+        ("[NaN]", "Request body is not valid JSON: NaN is not allowed"),
+    ],
+)
+def test_nan_and_infinity_literals_are_refused(text: str, message: str) -> None:
+    assert str(refused(text)) == message + " (JSON has no NaN or Infinity)"
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "1E+400", "123456789.0e999"])
+def test_numbers_that_overflow_to_infinity_are_refused(number: str) -> None:
+    assert str(refused(f'{{"a": {number}}}')) == (
+        f"Request body is not valid JSON: number {number} is out of range"
+    )
+
+
+def test_a_long_overflowing_number_is_cut_in_the_message() -> None:
+    number = "9" * 400 + "e999"
+    message = str(refused(f"[{number}]"))
+    assert message == f"Request body is not valid JSON: number {'9' * 97}... is out of range"
+
+
+def test_large_but_finite_numbers_are_kept() -> None:
+    assert parse("[1e308, -1e308, 1e-999, 123456789012345678901234567890]") == [
+        1e308,
+        -1e308,
+        0.0,
+        123456789012345678901234567890,
+    ]
+
+
+def test_an_integer_over_the_digit_limit_is_refused() -> None:
+    assert str(refused('{"a": ' + "1" * 5_000 + "}")) == (
+        "Request body is not valid JSON: a number has more than 4300 digits"
+    )
+    assert parse("[" + "1" * 4_000 + "]") == [int("1" * 4_000)]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('{"event": "a", "event": "b"}', "'event'"),
+        ('{"batch": [{"type": "track", "userId": "u", "userId": "v"}]}', "'userId'"),
+        ('{"a": {"": 1, "": 2}}', "''"),
+        ('{"a": 1, "b": 2, "a": 3}', "'a'"),
+    ],
+)
+def test_duplicate_keys_are_refused_naming_the_key(text: str, key: str) -> None:
+    assert str(refused(text)) == f"Request body is not valid JSON: duplicate key {key} in an object"
+
+
+def test_a_long_duplicate_key_is_cut_in_the_message() -> None:
+    long_key = "k" * 500
+    message = str(refused(json.dumps({long_key: 1})[:-1] + f', "{long_key}": 2}}'))
+    assert message == (
+        "Request body is not valid JSON: duplicate key '" + "k" * 96 + "... in an object"
+    )
+
+
+def test_the_same_key_in_different_objects_is_fine() -> None:
+    assert parse('[{"a": 1}, {"a": 2}, {"b": {"a": 3}}]') == [{"a": 1}, {"a": 2}, {"b": {"a": 3}}]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"a": "\xff"}', b'{"a": "\xed\xa0\x80"}', b"\xff\xfe{\x00}\x00", b'{"a": "\xc3"}'],
+    ids=["invalid-start-byte", "encoded-surrogate", "utf-16-bom", "truncated-sequence"],
+)
+def test_bodies_that_are_not_utf8_are_refused(raw: bytes) -> None:
+    message = str(refused(raw))
+    assert message.startswith("Request body is not valid JSON: 'utf-8' codec can't decode byte")
+
+
+def test_a_utf16_body_is_refused_even_without_a_bom() -> None:
+    raw = json.dumps({"a": 1}).encode("utf-16-le")
+    assert str(refused(raw)).startswith("Request body is not valid JSON: ")
+
+
+def test_a_utf8_bom_is_ignored() -> None:
+    assert parse(b'\xef\xbb\xbf{"a": "\xc3\xa9"}') == {"a": "é"}
+    # only one BOM, and only at the start
+    assert str(refused(b"\xef\xbb\xbf\xef\xbb\xbf{}")).startswith(
+        "Request body is not valid JSON: Expecting value"
+    )
+
+
+def test_lone_surrogate_escapes_become_the_replacement_character() -> None:
+    assert parse('{"a": "x\\ud800y", "b": ["\\udfff"]}') == {"a": "x\ufffdy", "b": ["\ufffd"]}
+    assert parse('{"k\\udc00": 1}') == {"k\ufffd": 1}
+    # a high surrogate followed by a literal backslash and text is still lone
+    assert parse('["\\ud800\\\\udc00"]') == ["\ufffd\\udc00"]
+    assert parse('["\\\\ud800\\udc00"]') == ["\\ud800\ufffd"]
+
+
+def test_surrogate_pairs_are_kept() -> None:
+    assert parse('{"a": "\\ud83d\\ude00"}') == {"a": "\U0001f600"}
+    assert parse('{"a": "\\\\ud800"}') == {"a": "\\ud800"}
+
+
+def test_lone_surrogates_that_merge_keys_are_duplicates() -> None:
+    message = str(refused('{"\\ud800": 1, "\\udfff": 2}'))
+    assert message == "Request body is not valid JSON: duplicate key '\ufffd' in an object"
+
+
+def test_a_text_body_with_lone_surrogates_is_refused() -> None:
+    with pytest.raises(BadRequest) as caught:
+        body_bytes('{"a": "\ud800"}', is_base64=False, content_encoding=None)
+    assert str(caught.value).startswith(
+        "Request body is not valid JSON: 'utf-8' codec can't encode character '\\ud800'"
+    )
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "",
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/vnd.segment+json",
+        "application/cloudevents+json; charset=utf-8",
+        " application/json ",
+    ],
+)
+def test_json_and_text_content_types_are_accepted(content_type: str | None) -> None:
+    check_content_type(content_type)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "shown"),
+    [
+        ("application/x-www-form-urlencoded", "'application/x-www-form-urlencoded'"),
+        ("multipart/form-data; boundary=xyz", "'multipart/form-data'"),
+        ("image/png", "'image/png'"),
+        ("text/html; charset=utf-8", "'text/html'"),
+        ("application/xml", "'application/xml'"),
+        ("json", "'json'"),
+        ("x" * 300, "'" + "x" * 96 + "..."),
+    ],
+)
+def test_other_content_types_are_unsupported_media(content_type: str, shown: str) -> None:
+    with pytest.raises(UnsupportedMediaType) as caught:
+        check_content_type(content_type)
+    assert caught.value.status == 415
+    assert isinstance(caught.value, BadRequest)
+    assert str(caught.value) == (
+        f"Content-Type {shown} is not supported; send application/json or text/plain"
+    )
+
+
+def test_a_long_mismatched_type_is_cut_in_the_message() -> None:
+    with pytest.raises(BadRequest) as caught:
+        single_event({"type": "x" * 1_000}, "track")
+    assert str(caught.value) == ("Body type '" + "x" * 96 + "... does not match the path's 'track'")
+
+
+def test_bad_request_is_a_400_by_default() -> None:
+    assert BadRequest("x").status == 400
+    assert UnsupportedMediaType("x").status == 415

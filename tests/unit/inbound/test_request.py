@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from richpanel_destination.inbound.decode import BadRequest
+from richpanel_destination.inbound.decode import BadRequest, UnsupportedMediaType
 from richpanel_destination.inbound.limits import LimitExceeded
 from richpanel_destination.inbound.request import ROUTES, header, read_request
 
@@ -53,7 +53,10 @@ def test_webhook_object_is_single_array_is_not() -> None:
 def test_gzip_base64_body_with_any_header_casing() -> None:
     body = base64.b64encode(gzip.compress(json.dumps(TRACK).encode())).decode()
     request = read_request(
-        "track", body, is_base64=True, headers={"content-encoding": "gzip", "Content-Type": "x"}
+        "track",
+        body,
+        is_base64=True,
+        headers={"content-encoding": "gzip", "CONTENT-TYPE": "text/plain"},
     )
     assert request.events == [{**TRACK, "type": "track"}]
 
@@ -73,3 +76,78 @@ def test_bad_json_is_a_bad_request() -> None:
 def test_header_lookup_ignores_case() -> None:
     assert header({"Content-Encoding": "gzip"}, "content-encoding") == "gzip"
     assert header(None, "x") is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Content-Type": "application/json"},
+        {"content-type": "text/plain"},
+        {"Content-Type": "text/plain;charset=UTF-8"},
+        {"Content-Type": "application/vnd.segment+json"},
+    ],
+)
+def test_json_text_and_missing_content_types_are_read(headers: dict[str, str]) -> None:
+    request = read_request("t", json.dumps(TRACK), is_base64=False, headers=headers)
+    assert request.events == [{**TRACK, "type": "track"}]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "multipart/form-data; boundary=b", "image/png"],
+)
+def test_other_content_types_are_415_before_the_body_is_read(content_type: str) -> None:
+    with pytest.raises(UnsupportedMediaType) as caught:
+        # the body is not even valid: the media type is refused first
+        read_request("batch", "%%%", is_base64=True, headers={"content-type": content_type})
+    assert caught.value.status == 415
+    media = content_type.split(";")[0]
+    assert str(caught.value) == (
+        f"Content-Type {media!r} is not supported; send application/json or text/plain"
+    )
+
+
+def test_admit_sees_the_raw_bytes_and_the_parsed_body() -> None:
+    seen: list[tuple[bytes, object]] = []
+    raw = b'\xef\xbb\xbf{"userId": "u", "event": "E"}'
+    body = base64.b64encode(raw).decode()
+    read_request("t", body, is_base64=True, headers=None, admit=lambda r, p: seen.append((r, p)))
+    assert seen == [(raw, TRACK)]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[" * 10_000, "Request body is nested too deeply; the limit is 64 levels"),
+        (
+            '{"userId": "u", "event": "E", "properties": {"total": NaN}}',
+            "Request body is not valid JSON: NaN is not allowed (JSON has no NaN or Infinity)",
+        ),
+        (
+            '{"userId": "u", "event": "E", "properties": {"total": 1e999}}',
+            "Request body is not valid JSON: number 1e999 is out of range",
+        ),
+        (
+            '{"userId": "u", "event": "E", "properties": {"n": ' + "7" * 5000 + "}}",
+            "Request body is not valid JSON: a number has more than 4300 digits",
+        ),
+        (
+            '{"userId": "u", "event": "E", "event": "F"}',
+            "Request body is not valid JSON: duplicate key 'event' in an object",
+        ),
+    ],
+    ids=["deep", "nan", "overflow", "long-integer", "duplicate-key"],
+)
+def test_hostile_bodies_are_400_with_a_message(body: str, message: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        read_request("track", body, is_base64=False, headers={"Content-Type": "application/json"})
+    assert caught.value.status == 400
+    assert str(caught.value) == message
+
+
+def test_a_lone_surrogate_is_replaced_not_refused() -> None:
+    body = '{"userId": "u", "event": "E\\ud83d"}'
+    assert read_request("t", body, is_base64=False, headers=None).events == [
+        {"userId": "u", "event": "E\ufffd", "type": "track"}
+    ]

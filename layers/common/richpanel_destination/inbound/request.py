@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,15 +46,32 @@ def header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return next((v for k, v in (headers or {}).items() if k.lower() == wanted), None)
 
 
+Admit = Callable[[bytes, Any], None]
+
+
 def read_request(
-    route: str, body: str | None, *, is_base64: bool, headers: Mapping[str, str] | None
+    route: str,
+    body: str | None,
+    *,
+    is_base64: bool,
+    headers: Mapping[str, str] | None,
+    admit: Admit | None = None,
 ) -> InboundRequest:
-    """Decode and unpack a request to /v1/<route>; BadRequest or LimitExceeded if unreadable."""
+    """Decode and unpack a request to /v1/<route>; BadRequest or LimitExceeded if unreadable.
+
+    A Content-Type other than JSON or text/plain is UnsupportedMediaType (a BadRequest, 415).
+
+    ``admit(raw, payload)`` (authentication) runs on the decoded body before anything else
+    looks at the events, and raises to refuse the request.
+    """
     kind = ROUTES[route]
+    decode.check_content_type(header(headers, "Content-Type"))
     raw = decode.body_bytes(
         body, is_base64=is_base64, content_encoding=header(headers, "Content-Encoding")
     )
     payload = decode.parse_json(raw)
+    if admit is not None:
+        admit(raw, payload)
     if kind == BATCH:
         events, single = decode.batch_events(payload), False
     elif kind == WEBHOOK:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from ..secrets import RichpanelCredentials, SecretError
 from ..settings import Settings
 from . import wire
-from .outcomes import Outcome, from_exception, from_response
+from .outcomes import Kind, Outcome, from_exception, from_response
 
 USER_AGENT = "richpanel-destination/0.1 (+segment)"
 
@@ -20,9 +21,14 @@ class RichpanelClient:
     """Sends call objects to Richpanel and classifies each answer."""
 
     def __init__(
-        self, settings: Settings, session: requests.Session | None = None, pool_size: int = 16
+        self,
+        settings: Settings,
+        credentials: Callable[[], RichpanelCredentials],
+        session: requests.Session | None = None,
+        pool_size: int = 16,
     ) -> None:
         self._settings = settings
+        self._credentials = credentials
         self._url = settings.base_url + wire.TRACK_PATH
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         if session is None:
@@ -35,19 +41,23 @@ class RichpanelClient:
 
     def encode(self, call: Mapping[str, Any]) -> bytes:
         """The exact request body for a call, signed and stamped now."""
-        s = self._settings
+        credentials = self._credentials()
         return wire.encode_call(
             call,
-            app_client_id=s.api_key,
-            secret=s.api_secret,
-            signing=s.signing,
+            app_client_id=credentials.api_key,
+            secret=credentials.api_secret,
+            signing=self._settings.signing,
             sent_at_ms=int(time.time() * 1000),
         )
 
     def send(self, call: Mapping[str, Any]) -> Outcome:
-        """POST one call; never raises for HTTP or transport failures."""
+        """POST one call; never raises for HTTP, transport or credential failures."""
         try:
-            response = self._session.post(self._url, data=self.encode(call), timeout=self._timeout)
+            body = self.encode(call)
+        except SecretError as exc:
+            return Outcome(Kind.RETRYABLE, f"Richpanel credentials unavailable: {exc}")
+        try:
+            response = self._session.post(self._url, data=body, timeout=self._timeout)
         except requests.RequestException as exc:
             return from_exception(exc)
         return from_response(response.status_code, response.headers, response.text)

@@ -1,0 +1,1 @@
+"""What the functions tell operators: PII-safe logs (and, later, metrics)."""

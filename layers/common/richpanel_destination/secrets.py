@@ -1,0 +1,71 @@
+"""Credentials from AWS Secrets Manager, through Powertools Parameters (cached per container)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class SecretError(RuntimeError):
+    """A secret is missing, unreadable or not shaped as documented."""
+
+
+@dataclass(frozen=True)
+class RichpanelCredentials:
+    """Richpanel's API Key (the appClientId) and optional API Secret."""
+
+    api_key: str
+    api_secret: str = ""
+
+
+@dataclass(frozen=True)
+class InboundCredentials:
+    """Every active write key and webhook shared secret (several at once while rotating)."""
+
+    write_keys: tuple[str, ...] = ()
+    webhook_secrets: tuple[str, ...] = ()
+
+
+def _read(arn: str, max_age: int) -> dict[str, Any]:
+    if not arn:
+        raise SecretError("no secret ARN configured")
+    from aws_lambda_powertools.utilities import parameters  # deferred: needs boto3
+
+    try:
+        value = parameters.get_secret(
+            arn, max_age=max_age, transform="json", force_fetch=max_age <= 0
+        )
+    except Exception as exc:  # Powertools wraps boto3 and JSON errors in several types
+        raise SecretError(f"cannot read secret {arn}: {type(exc).__name__}") from exc
+    if not isinstance(value, dict):
+        raise SecretError(f"secret {arn} is not a JSON object")
+    return value
+
+
+def _strings(value: Any, field: str, arn: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise SecretError(f"secret {arn}: {field} must be a list of non-empty strings")
+    return tuple(value)
+
+
+def richpanel_credentials(arn: str, max_age: int) -> RichpanelCredentials:
+    """{"apiKey": "...", "apiSecret": "..."} from the Richpanel secret."""
+    value = _read(arn, max_age)
+    api_key = value.get("apiKey")
+    if not isinstance(api_key, str) or not api_key:
+        raise SecretError(f"secret {arn}: apiKey is required")
+    api_secret = value.get("apiSecret") or ""
+    return RichpanelCredentials(api_key, str(api_secret))
+
+
+def inbound_credentials(arn: str, max_age: int) -> InboundCredentials:
+    """{"writeKeys": [...], "webhookSecrets": [...]} from the inbound secret."""
+    value = _read(arn, max_age)
+    return InboundCredentials(
+        _strings(value.get("writeKeys"), "writeKeys", arn),
+        _strings(value.get("webhookSecrets"), "webhookSecrets", arn),
+    )

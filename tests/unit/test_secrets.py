@@ -1,0 +1,80 @@
+"""Secrets from moto's in-process Secrets Manager (a unit test: mocked AWS)."""
+
+import json
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
+from richpanel_destination.secrets import (
+    InboundCredentials,
+    RichpanelCredentials,
+    SecretError,
+    inbound_credentials,
+    richpanel_credentials,
+)
+
+
+@pytest.fixture
+def sm(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    with mock_aws():
+        yield boto3.client("secretsmanager")
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+def put(client: object, name: str, value: object) -> str:
+    return str(client.create_secret(Name=name, SecretString=json.dumps(value))["ARN"])  # type: ignore[attr-defined]
+
+
+def test_richpanel_credentials(sm: object) -> None:
+    arn = put(sm, "rp", {"apiKey": "k", "apiSecret": "s"})
+    assert richpanel_credentials(arn, 300) == RichpanelCredentials("k", "s")
+
+
+def test_inbound_credentials_accept_lists_and_single_strings(sm: object) -> None:
+    arn = put(sm, "in", {"writeKeys": ["a", "b"], "webhookSecrets": "s"})
+    assert inbound_credentials(arn, 300) == InboundCredentials(("a", "b"), ("s",))
+
+
+def test_values_are_cached_for_max_age(sm: object) -> None:
+    arn = put(sm, "rp2", {"apiKey": "first"})
+    assert richpanel_credentials(arn, 300).api_key == "first"
+    sm.put_secret_value(SecretId=arn, SecretString=json.dumps({"apiKey": "second"}))  # type: ignore[attr-defined]
+    assert richpanel_credentials(arn, 300).api_key == "first"
+    assert richpanel_credentials(arn, 0).api_key == "second"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"apiSecret": "s"}, "apiKey is required"),
+        (["k"], "is not a JSON object"),
+    ],
+)
+def test_malformed_richpanel_secret(sm: object, value: object, message: str) -> None:
+    arn = put(sm, "bad", value)
+    with pytest.raises(SecretError, match=message):
+        richpanel_credentials(arn, 0)
+
+
+def test_missing_secret_names_the_arn_not_the_value(sm: object) -> None:
+    with pytest.raises(SecretError, match="cannot read secret arn:missing: "):
+        richpanel_credentials("arn:missing", 0)
+    with pytest.raises(SecretError, match="no secret ARN configured"):
+        inbound_credentials("", 0)
+
+
+def test_inbound_lists_must_hold_strings(sm: object) -> None:
+    arn = put(sm, "in2", {"writeKeys": [1]})
+    with pytest.raises(SecretError, match="writeKeys must be a list of non-empty strings"):
+        inbound_credentials(arn, 0)

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from moto import mock_aws
 
 from richpanel_destination.secrets import (
     InboundCredentials,
@@ -18,17 +17,9 @@ from richpanel_destination.secrets import (
 
 
 @pytest.fixture
-def sm(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def sm(mocked_aws: None) -> Iterator[object]:
     parameters.clear_caches()  # type: ignore[no-untyped-call]
-    with mock_aws():
-        yield boto3.client("secretsmanager")
+    yield boto3.client("secretsmanager")
     parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 

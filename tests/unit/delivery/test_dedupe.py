@@ -5,7 +5,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from richpanel_destination.delivery.dedupe import Deduplicator
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
@@ -15,22 +14,14 @@ DOWN = Outcome(Kind.RETRYABLE, "Richpanel answered 503", 503)
 
 
 @pytest.fixture
-def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        boto3.client("dynamodb").create_table(
-            TableName="idem",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield "idem"
+def table(mocked_aws: None) -> Iterator[str]:
+    boto3.client("dynamodb").create_table(
+        TableName="idem",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    yield "idem"
 
 
 class Counting:

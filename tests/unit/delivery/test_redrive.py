@@ -13,7 +13,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from richpanel_destination.delivery import redrive
 from richpanel_destination.delivery.park import dead_letter_parcel, envelope
@@ -45,20 +44,11 @@ class Queues:
 
 
 @pytest.fixture
-def queues(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queues]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        sqs = boto3.client("sqs")
-        dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
-        retry = sqs.create_queue(QueueName="retry")["QueueUrl"]
-        yield Queues(sqs, dlq, retry)
+def queues(mocked_aws: None) -> Iterator[Queues]:
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    retry = sqs.create_queue(QueueName="retry")["QueueUrl"]
+    yield Queues(sqs, dlq, retry)
 
 
 Sent = tuple[str, dict[str, str]]  # body, attributes as plain strings

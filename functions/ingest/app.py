@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -17,10 +17,12 @@ from richpanel_destination.inbound.auth import Unauthorized, authenticate
 from richpanel_destination.inbound.decode import BadRequest
 from richpanel_destination.inbound.limits import LimitExceeded
 from richpanel_destination.inbound.request import ROUTES, read_request
+from richpanel_destination.observability.metrics import record_ingest
 from richpanel_destination.secrets import SecretError
 
 logger = Logger(json_serializer=runtime.redactor().serializer)
 tracer = Tracer()
+metrics = Metrics()
 app = APIGatewayRestResolver()
 
 
@@ -71,8 +73,9 @@ def ingest(route: str) -> Response[str]:
         route, current.body, is_base64=bool(current.is_base64_encoded), headers=headers, admit=admit
     )
     results = runtime.delivery().deliver(request.events, started=started)
+    record_ingest(results)
     for result in results:
-        line = {k: v for k, v in result.as_dict().items() if k != "errors"}
+        line = result.log_line()
         if result.fate is Fate.REJECTED:  # what was wrong, redacted and truncated
             line["payload"] = runtime.redactor().payload(request.events[result.index])
         logger.info("event outcome", extra=line)
@@ -83,6 +86,7 @@ def ingest(route: str) -> Response[str]:
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
+@metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     dedupe = runtime.dedupe()

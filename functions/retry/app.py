@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -15,10 +16,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from richpanel_destination import runtime
 from richpanel_destination.delivery.redeliver import RetryLater, redeliver
+from richpanel_destination.observability.metrics import record_retries
+from richpanel_destination.richpanel.outcomes import Outcome
 
 logger = Logger(json_serializer=runtime.redactor().serializer)
 tracer = Tracer()
+metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+tally: Counter[str] = Counter()  # this batch's retry outcomes, for metrics
+calls: list[tuple[str, float]] = []  # this batch's Richpanel calls: (status class, ms)
+
+
+def _count(outcome: Outcome | None, result: str) -> None:
+    tally[result] += 1
+    if outcome is not None and outcome.latency_ms is not None:
+        calls.append((outcome.status_class, outcome.latency_ms))
 
 
 @tracer.capture_method
@@ -42,31 +54,46 @@ def record_handler(record: SQSRecord) -> None:
             dedupe=runtime.dedupe(),
         )
     except RetryLater as exc:
+        _count(exc.outcome, "scheduled")
+        latency = exc.outcome.latency_ms if exc.outcome else None
         logger.warning(
             "retry later",
-            extra={**keys, "attempt": exc.attempt, "reason": exc.reason, "delaySeconds": exc.delay},
+            extra={
+                **keys,
+                "attempt": exc.attempt,
+                "reason": exc.reason,
+                "delaySeconds": exc.delay,
+                "latencyMs": latency,
+            },
         )
         raise
+    _count(done.outcome, done.fate.value)
     logger.info(
         "event outcome",
         extra={
             **keys,
             "messageId": done.message_id,
+            "userId": done.user_id,
             "attempt": done.attempt,
             "outcome": done.fate.value,
             "reason": done.reason,
             "richpanelStatus": done.status,
+            "latencyMs": done.outcome.latency_ms if done.outcome else None,
         },
     )
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     dedupe = runtime.dedupe()
     if dedupe is not None:
         dedupe.register_lambda_context(context)
+    tally.clear()
+    calls.clear()
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+    record_retries(tally, calls)
     return dict(response)

@@ -75,8 +75,14 @@ class Deduplicator:
 
         if not message_id:
             return send(call)  # nothing to key on: deliver without deduplication
+        answered: list[Outcome] = []  # the real answer (with its latency), when we called
+
+        def sending(payload: Mapping[str, Any]) -> Outcome:
+            answered.append(send(payload))
+            return answered[-1]
+
         try:
-            stored = self._deliver(key={"messageId": message_id}, call=call, send=send)
+            stored = self._deliver(key={"messageId": message_id}, call=call, send=sending)
         except NotDelivered as exc:
             return exc.outcome
         except IdempotencyAlreadyInProgressError:
@@ -85,6 +91,8 @@ class Deduplicator:
             raise DedupeUnavailable(f"idempotency store: {type(exc).__name__}: {exc}") from exc
         if stored.get("duplicate"):
             return Outcome(Kind.DUPLICATE, "already delivered", stored.get("status"))
+        if answered:
+            return answered[-1]
         return Outcome(
             Kind.DELIVERED, f"Richpanel answered {stored.get('status')}", stored.get("status")
         )

@@ -43,10 +43,28 @@ def ident(event: Any) -> tuple[str | None, str | None]:
 
 
 def _result(
-    index: int, event: Any, fate: Fate, reason: str | None = None, **extra: Any
+    index: int,
+    event: Any,
+    fate: Fate,
+    reason: str | None = None,
+    outcome: Outcome | None = None,
+    **extra: Any,
 ) -> EventResult:
     message_id, call_type = ident(event)
-    return EventResult(index, message_id, call_type, fate, reason, **extra)
+    user_id = event.get("userId") if isinstance(event, dict) else None
+    if outcome is not None:
+        extra |= {"status": outcome.status, "latency_ms": outcome.latency_ms}
+        if outcome.latency_ms is not None:  # Richpanel was really called
+            extra["status_class"] = outcome.status_class
+    return EventResult(
+        index,
+        message_id,
+        call_type,
+        fate,
+        reason,
+        user_id=user_id if isinstance(user_id, str) else None,
+        **extra,
+    )
 
 
 def prepare(index: int, event: Any, *, screens_as_page_views: bool) -> EventResult | Pending:
@@ -137,7 +155,7 @@ class Delivery:
         for p in pending:
             outcome = outcomes[p.index]
             if outcome.kind is Kind.DELIVERED:
-                results[p.index] = _result(p.index, p.event, Fate.DELIVERED, status=outcome.status)
+                results[p.index] = _result(p.index, p.event, Fate.DELIVERED, outcome=outcome)
             elif outcome.kind in (Kind.DUPLICATE, Kind.IN_FLIGHT):
                 results[p.index] = _result(p.index, p.event, Fate.DUPLICATE, outcome.reason)
             elif outcome.kind is Kind.RETRYABLE:
@@ -162,5 +180,5 @@ class Delivery:
                     outcome.reason,
                     Fate.DEAD_LETTERED if parcel.dead_letter else Fate.QUEUED,
                 )
-            results[p.index] = _result(p.index, p.event, fate, reason, status=outcome.status)
+            results[p.index] = _result(p.index, p.event, fate, reason, outcome)
         return results

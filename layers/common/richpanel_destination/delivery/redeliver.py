@@ -9,7 +9,7 @@ from typing import Any
 
 from ..mapping.transform import MappingError, to_richpanel
 from ..richpanel.client import RichpanelClient
-from ..richpanel.outcomes import Kind
+from ..richpanel.outcomes import Kind, Outcome
 from ..settings import Settings
 from .backoff import retry_delay
 from .dedupe import Deduplicator
@@ -21,11 +21,14 @@ from .results import Fate
 class RetryLater(Exception):
     """Retryable failure: the message stays on the retry queue (a batch item failure)."""
 
-    def __init__(self, reason: str, delay: int, attempt: int) -> None:
+    def __init__(
+        self, reason: str, delay: int, attempt: int, outcome: Outcome | None = None
+    ) -> None:
         super().__init__(f"{reason}; attempt {attempt} failed, next in {delay}s")
         self.reason = reason
         self.delay = delay
         self.attempt = attempt
+        self.outcome = outcome
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,12 @@ class Redelivery:
     message_id: str | None
     attempt: int
     reason: str | None = None
-    status: int | None = None
+    outcome: Outcome | None = None  # Richpanel's answer, when it was called
+    user_id: str | None = None
+
+    @property
+    def status(self) -> int | None:
+        return self.outcome.status if self.outcome else None
 
 
 def read_envelope(body: str) -> dict[str, Any]:
@@ -71,12 +79,13 @@ def redeliver(
         parking.to_dead_letter(body, reason, attempt=attempt)
         return Redelivery(Fate.DEAD_LETTERED, None, attempt, reason)
     message_id = event.get("messageId") if isinstance(event.get("messageId"), str) else None
+    user_id = event.get("userId") if isinstance(event.get("userId"), str) else None
 
-    def dead_letter(reason: str, status: int | None = None) -> Redelivery:
+    def dead_letter(reason: str, outcome: Outcome | None = None) -> Redelivery:
         parking.to_dead_letter(
             envelope(event, attempt, reason), reason, message_id=message_id, attempt=attempt
         )
-        return Redelivery(Fate.DEAD_LETTERED, message_id, attempt, reason, status)
+        return Redelivery(Fate.DEAD_LETTERED, message_id, attempt, reason, outcome, user_id)
 
     try:
         call = to_richpanel(event)
@@ -85,13 +94,13 @@ def redeliver(
 
     outcome = send_once(client, dedupe, message_id, call)
     if outcome.kind is Kind.DELIVERED:
-        return Redelivery(Fate.DELIVERED, message_id, attempt, status=outcome.status)
+        return Redelivery(Fate.DELIVERED, message_id, attempt, None, outcome, user_id)
     if outcome.kind is Kind.DUPLICATE:
-        return Redelivery(Fate.DUPLICATE, message_id, attempt, outcome.reason, outcome.status)
+        return Redelivery(Fate.DUPLICATE, message_id, attempt, outcome.reason, outcome, user_id)
     if outcome.kind is Kind.PERMANENT:
-        return dead_letter(outcome.reason, outcome.status)
+        return dead_letter(outcome.reason, outcome)
     if settings.max_receive_count and receive_count >= settings.max_receive_count:
-        return dead_letter(f"gave up after {attempt} attempts: {outcome.reason}", outcome.status)
+        return dead_letter(f"gave up after {attempt} attempts: {outcome.reason}", outcome)
     delay = retry_delay(
         receive_count,
         base=settings.backoff_base,
@@ -100,4 +109,4 @@ def redeliver(
         rng=rng,
     )
     parking.postpone(receipt_handle, delay)
-    raise RetryLater(outcome.reason, delay, attempt)
+    raise RetryLater(outcome.reason, delay, attempt, outcome)

@@ -28,6 +28,9 @@ class EventResult:
     reason: str | None = None
     status: int | None = None
     errors: list[dict[str, str]] = field(default_factory=list)
+    user_id: str | None = None  # for logs and metrics only, not in the answer
+    latency_ms: float | None = None
+    status_class: str | None = None  # of Richpanel's answer, when Richpanel was called
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -43,6 +46,14 @@ class EventResult:
         if self.errors:
             out["errors"] = self.errors
         return out
+
+    def log_line(self) -> dict[str, Any]:
+        """The event's fate as one log line's fields (errors stay in the answer)."""
+        line = {k: v for k, v in self.as_dict().items() if k != "errors"}
+        line["userId"] = self.user_id
+        if self.latency_ms is not None:
+            line["latencyMs"] = self.latency_ms
+        return line
 
 
 def summary(results: list[EventResult]) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import requests
@@ -56,8 +57,11 @@ class RichpanelClient:
             body = self.encode(call)
         except SecretError as exc:
             return Outcome(Kind.RETRYABLE, f"Richpanel credentials unavailable: {exc}")
+        started = time.perf_counter()
         try:
             response = self._session.post(self._url, data=body, timeout=self._timeout)
         except requests.RequestException as exc:
-            return from_exception(exc)
-        return from_response(response.status_code, response.headers, response.text)
+            outcome = from_exception(exc)
+        else:
+            outcome = from_response(response.status_code, response.headers, response.text)
+        return replace(outcome, latency_ms=round((time.perf_counter() - started) * 1000, 1))

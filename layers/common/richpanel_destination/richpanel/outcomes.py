@@ -27,6 +27,12 @@ class Outcome:
     reason: str
     status: int | None = None
     retry_after: float | None = None
+    latency_ms: float | None = None  # how long Richpanel took to answer (or to fail)
+
+    @property
+    def status_class(self) -> str:
+        """2xx, 4xx, 5xx, or error when there was no HTTP answer."""
+        return f"{self.status // 100}xx" if self.status else "error"
 
     @property
     def delivered(self) -> bool:

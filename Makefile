@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv run test lint format unit integration clean docs dlq redrive redrive-aws
+.PHONY: venv run test lint format unit integration fuzz clean docs dlq redrive redrive-aws
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ unit: venv
 
 integration: venv
 	$(BIN)/python -m pytest tests/integration tests/local
+
+# Hypothesis (>= 10,000 requests in-process) and Schemathesis (over HTTP to the local stack),
+# long profile; prints the cases run and the server errors/crashes found. `make test` runs few.
+fuzz: venv
+	FUZZ_PROFILE=long $(BIN)/python -m pytest tests/fuzz --timeout=900 --durations=5
 
 lint: venv
 	$(BIN)/ruff check .

@@ -3,6 +3,8 @@ import gzip
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from richpanel_destination.inbound.decode import (
     BadRequest,
@@ -293,9 +295,10 @@ def test_surrogate_pairs_are_kept() -> None:
     assert parse('{"a": "\\\\ud800"}') == {"a": "\\ud800"}
 
 
-def test_lone_surrogates_that_merge_keys_are_duplicates() -> None:
-    message = str(refused('{"\\ud800": 1, "\\udfff": 2}'))
-    assert message == "Request body is not valid JSON: duplicate key '\ufffd' in an object"
+def test_keys_that_only_differ_in_lone_surrogates_merge_the_last_wins() -> None:
+    # distinct keys as sent, so not the sender's duplicate: one key once replaced
+    assert parse('{"a": {"\\ud800": 1, "\\udfff": 2, "\\ufffd": 3}}') == {"a": {"\ufffd": 3}}
+    assert parse('{"\\ud800": 1, "b": 2, "\\udfff": 4}') == {"\ufffd": 4, "b": 2}
 
 
 def test_a_text_body_with_lone_surrogates_is_refused() -> None:
@@ -356,3 +359,34 @@ def test_a_long_mismatched_type_is_cut_in_the_message() -> None:
 def test_bad_request_is_a_400_by_default() -> None:
     assert BadRequest("x").status == 400
     assert UnsupportedMediaType("x").status == 415
+
+
+ESCAPE_PIECES = (
+    "\\ud800",
+    "\\uDBFF",
+    "\\ud83d",
+    "\\udc00",
+    "\\uDE00",
+    "\\udfff",
+    "\\\\",
+    "\\\\u",
+    "\\u0041",
+    "\\n",
+    "u",
+    "d800",
+    "dc00",
+    "a",
+    "\U0001f600",
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.lists(st.sampled_from(ESCAPE_PIECES), max_size=8), min_size=1, max_size=3))
+def test_only_lone_surrogates_are_replaced_whatever_the_escapes(strings: list[list[str]]) -> None:
+    text = "[" + ", ".join('"' + "".join(pieces) + '"' for pieces in strings) + "]"
+    expected = [
+        "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in s) for s in json.loads(text)
+    ]
+    parsed = parse(text)
+    assert parsed == expected
+    json.dumps(parsed, ensure_ascii=False).encode("utf-8")  # what Richpanel and SQS need

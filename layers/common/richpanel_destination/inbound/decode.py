@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import json
+import re
+import sys
 import zlib
 from typing import Any
 
@@ -12,10 +15,59 @@ from .limits import MAX_REQUEST_BYTES, LimitExceeded, check_request_size
 
 # Top-level batch keys that apply to every item unless the item sets its own.
 BATCH_SHARED_KEYS = ("context", "integrations")
+# Deepest accepted nesting of arrays and objects (a Segment event needs about 6). Deeper
+# bodies are refused before validation, mapping or json.dumps can recurse into trouble.
+MAX_DEPTH = 64
+TOO_DEEP = f"Request body is nested too deeply; the limit is {MAX_DEPTH} levels"
+NOT_JSON = "Request body is not valid JSON: "
+SMALL_BODY_BYTES = 32 * 1024  # up to one event: count brackets before walking the parsed body
+# Media types whose body is read as JSON: analytics.js sends text/plain; no header is fine too.
+JSON_MEDIA_TYPES = frozenset({"", "application/json", "text/plain"})
+SHOWN_CHARS = 100  # the most of a sender's value echoed back in a message
+# Escapes that may decode to a lone surrogate (checked exactly, then): a high \uD800-\uDBFF
+# not followed by a low \uDC00-\uDFFF, a low not preceded by a high, or a high-looking text
+# after a backslash (escaped, so a low after it is lone). Proper pairs (emoji escaped by
+# ensure_ascii senders such as analytics-python) match none of these.
+# (Every branch starts with the backslash, so the search skips ahead at C speed.)
+MAYBE_LONE_SURROGATE = re.compile(
+    rb"\\(?:u[dD](?:[89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    rb"|[c-fC-F](?<!\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F]))"
+    rb"|\\u[dD][89abAB])"
+)
+LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class BadRequest(ValueError):
-    """The request as a whole cannot be read; answered with a 400."""
+    """The request as a whole cannot be read; answered with ``status`` and the message."""
+
+    status: int = 400
+
+
+class UnsupportedMediaType(BadRequest):
+    """The body is declared as something other than JSON or text/plain."""
+
+    status = 415
+
+
+def cut(text: str) -> str:
+    """At most SHOWN_CHARS characters of a text echoed back to the sender."""
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
+
+def shown(value: Any) -> str:
+    """A sender's value for a message: its repr, cut to SHOWN_CHARS characters."""
+    return cut(repr(value))
+
+
+def check_content_type(content_type: str | None) -> None:
+    """JSON (any ``+json`` type too), text/plain or no Content-Type; else UnsupportedMediaType."""
+    media = (content_type or "").split(";", 1)[0].strip()
+    lowered = media.lower()
+    if lowered in JSON_MEDIA_TYPES or lowered.endswith("+json"):
+        return
+    raise UnsupportedMediaType(
+        f"Content-Type {shown(media)} is not supported; send application/json or text/plain"
+    )
 
 
 def body_bytes(body: str | None, *, is_base64: bool, content_encoding: str | None) -> bytes:
@@ -28,7 +80,10 @@ def body_bytes(body: str | None, *, is_base64: bool, content_encoding: str | Non
         except (binascii.Error, ValueError) as exc:
             raise BadRequest("Request body is flagged base64 but is not valid base64") from exc
     else:
-        raw = body.encode("utf-8")
+        try:
+            raw = body.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a str with lone surrogates from the event JSON
+            raise BadRequest(f"{NOT_JSON}{exc}") from exc
     encoding = (content_encoding or "").strip().lower()
     if encoding in ("gzip", "x-gzip"):
         raw = _gunzip(raw)
@@ -61,11 +116,91 @@ def _gunzip(raw: bytes) -> bytes:
     return bytes(out)
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise BadRequest(f"{NOT_JSON}duplicate key {shown(key)} in an object")
+            seen.add(key)
+    return obj
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise BadRequest(f"{NOT_JSON}number {cut(text)} is out of range")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise BadRequest(f"{NOT_JSON}{name} is not allowed (JSON has no NaN or Infinity)")
+
+
+# RFC 8259 JSON: no NaN/Infinity, every number finite, no key twice in an object.
+DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=_finite, parse_constant=_constant)
+
+
 def parse_json(raw: bytes) -> Any:
+    """The body as strict JSON: UTF-8 (a leading BOM is ignored), at most MAX_DEPTH deep."""
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"Request body is not valid JSON: {exc}") from exc
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"{NOT_JSON}{exc}") from exc
+    payload = _decode(text)
+    # a body with at most MAX_DEPTH brackets cannot nest deeper (counting is cheap on one event)
+    small = len(raw) <= SMALL_BODY_BYTES and raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH
+    if not small and deeper_than(payload, MAX_DEPTH):
+        raise BadRequest(TOO_DEEP)
+    if MAYBE_LONE_SURROGATE.search(raw):
+        payload = _without_lone_surrogates(payload)
+    return payload
+
+
+def _decode(text: str) -> Any:
+    try:
+        return DECODER.decode(text)
+    except BadRequest:
+        raise
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"{NOT_JSON}{exc}") from exc
+    except RecursionError:
+        raise BadRequest(TOO_DEEP) from None
+    except ValueError as exc:  # an integer longer than int()'s digit limit
+        limit = sys.get_int_max_str_digits()
+        raise BadRequest(f"{NOT_JSON}a number has more than {limit} digits") from exc
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether parsed JSON nests arrays/objects more than ``limit`` levels (iteratively)."""
+    if type(value) is not dict and type(value) is not list:
+        return False
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        for child in node.values() if type(node) is dict else node:
+            if type(child) is dict or type(child) is list:
+                if depth == limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def _without_lone_surrogates(payload: Any) -> Any:
+    """Lone UTF-16 surrogates (from escapes like \\ud800) become U+FFFD.
+
+    They cannot be encoded as UTF-8, so Richpanel or SQS could never be sent such an event;
+    refusing the request would lose a whole batch for one cut emoji. Go's encoding/json (and
+    so, presumably, Segment's own API) makes the same replacement.
+    Keys that only differ there become one key; the last one wins (not the sender's doing).
+    """
+    text = json.dumps(payload, ensure_ascii=False)
+    if not LONE_SURROGATE.search(text):
+        return payload
+    return json.loads(LONE_SURROGATE.sub("\ufffd", text))
 
 
 def _merge_shared(payload: dict[str, Any], items: list[Any]) -> list[dict[str, Any]]:
@@ -107,5 +242,7 @@ def single_event(payload: Any, call_type: str) -> list[dict[str, Any]]:
     if "type" not in payload:
         return [{**payload, "type": call_type}]
     if payload["type"] != call_type:
-        raise BadRequest(f"Body type {payload['type']!r} does not match the path's {call_type!r}")
+        raise BadRequest(
+            f"Body type {shown(payload['type'])} does not match the path's {call_type!r}"
+        )
     return [payload]

@@ -1,12 +1,17 @@
 # make run   - the whole system locally (API :3000, Richpanel sandbox :4010, SQS, retry poller)
-# make test  - lint, type-check and the full test suite
+# make test  - lint, type-check, sam build and the full test suite (needs python3.12, docs/deploy.md)
 # make dlq / make redrive ARGS="--dry-run" - inspect / redrive the local DLQ (docs/operations.md)
+# make build - sam build (pure pip, no Docker) into .aws-sam/build; make validate - sam validate --lint
+# make build-test - build, then run the built artifact's handlers on events/ (docs/deploy.md)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# @segment/analytics-node for tests/integration/test_real_clients.py (npm ci from the lock file)
+NODE_DIR   := tests/e2e/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 
-.PHONY: venv run test lint format unit integration fuzz clean docs dlq redrive redrive-aws
+.PHONY: venv node-deps run test lint format unit integration fuzz clean docs dlq redrive redrive-aws
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,16 +21,24 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt
 
 venv: $(STAMP)
 
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
+	else echo "npm not found: the analytics-node client test will be skipped"; fi
+
+node-deps: $(NODE_STAMP)
+
 run: venv
 	$(BIN)/python -m local.run --ready-file .local-stack.json
 
-test: lint
-	$(BIN)/python -m pytest
+# Includes tests/packaging: the `sam build` artifact's handlers, run as Lambda would.
+test: lint node-deps build lambda-runtime
+	$(ARTIFACT_ENV) $(BIN)/python -m pytest
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit
 
-integration: venv
+integration: venv node-deps
 	$(BIN)/python -m pytest tests/integration tests/local
 
 # Hypothesis (>= 10,000 requests in-process) and Schemathesis (over HTTP to the local stack),
@@ -61,7 +74,61 @@ redrive-aws: venv
 	$(REDRIVE) $(if $(STACK),--stack $(STACK)) $(ARGS)
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 docs: venv
 	PYTHONPATH=layers/common $(BIN)/python -m richpanel_destination.mapping.document > docs/mapping.md
+
+# --- Packaging (docs/deploy.md) -------------------------------------------------------------
+# The SAM CLI lives in its own venv: its pins clash with the test tools of .venv.
+.PHONY: sam build validate build-test lambda-runtime
+SAM_CLI_VERSION := 1.170.0
+SAM_VENV  := .sam-venv
+SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
+# What the python3.12 runtime provides and the layer does not ship: boto3 (pinned like .venv's).
+LAMBDA_RUNTIME := $(SAM_VENV)/lambda-runtime
+BOTO3_PIN      := $(shell grep -m1 '^boto3==' requirements-dev.txt)
+BUILT := .aws-sam/build/template.yaml
+BUILD_SOURCES := template.yaml samconfig.toml $(shell find functions layers/common -type f \
+	-not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
+# sam build needs the runtime's exact Python: pyenv's 3.12.1, else a python3.12 on PATH.
+PY312_BIN := $(firstword $(foreach d,$(shell pyenv prefix 3.12.1 2>/dev/null)/bin/ \
+	/root/.pyenv/versions/3.12.1/bin/ $(dir $(shell command -v python3.12 2>/dev/null)),\
+	$(if $(wildcard $(d)python3.12),$(d))))
+NEED_PY312 = @test -n "$(PY312_BIN)" || { echo "error: sam build needs Python 3.12 (the Lambda \
+runtime) as python3.12 on PATH; install it (e.g. pyenv install 3.12.1) and retry" >&2; exit 1; }
+SAM := PATH="$(PY312_BIN):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+
+$(SAM_STAMP):
+	rm -rf $(SAM_VENV)
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $(SAM_STAMP)
+
+sam: $(SAM_STAMP)
+
+$(BUILT): $(SAM_STAMP) $(BUILD_SOURCES)
+	$(NEED_PY312)
+	$(SAM) build
+	touch $(BUILT)
+
+build: $(BUILT)
+
+validate: $(SAM_STAMP)
+	$(SAM) validate --lint
+
+$(LAMBDA_RUNTIME)/.stamp: $(SAM_STAMP) requirements-dev.txt
+	$(NEED_PY312)
+	rm -rf $(LAMBDA_RUNTIME)
+	$(PY312_BIN)python3.12 -m pip install --quiet --disable-pip-version-check \
+		--target $(LAMBDA_RUNTIME) "$(BOTO3_PIN)"
+	touch $@
+
+lambda-runtime: $(LAMBDA_RUNTIME)/.stamp
+
+ARTIFACT_ENV = REQUIRE_ARTIFACT=1 PYTHON312="$(PY312_BIN)python3.12" LAMBDA_RUNTIME="$(LAMBDA_RUNTIME)"
+
+# The built handlers in a fresh python3.12 -I, on the built function + layer + boto3 only.
+build-test: venv build lambda-runtime
+	$(ARTIFACT_ENV) $(BIN)/python -m pytest tests/packaging

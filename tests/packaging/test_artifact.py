@@ -1,0 +1,187 @@
+"""The artifact `sam build` makes is what runs: import and invoke it as Lambda would.
+
+Run by `make build-test` (which builds first and sets REQUIRE_ARTIFACT=1). Under a bare
+`pytest` the module skips when .aws-sam/build is missing or older than the sources.
+Each built function runs in a fresh `python3.12 -I -S` (lambda_driver.py) whose sys.path
+holds only the built function folder, the built layer's python/ folder and a boto3-only
+folder standing in for the runtime's (LAMBDA_RUNTIME, made by the Makefile): a module the
+layer forgot fails here with the ImportError it would raise in Lambda.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / ".aws-sam" / "build"
+LAYER = BUILD / "CommonLayer" / "python"
+EVENTS = sorted((ROOT / "events").glob("*.json"))
+RETRY_EVENTS = [e for e in EVENTS if e.name == "retry_sqs.json"]
+INGEST_EVENTS = [e for e in EVENTS if e.name != "retry_sqs.json"]
+SKIPPED_ONLY = {"alias.json", "group.json", "screen.json"}
+DRIVER = Path(__file__).resolve().with_name("lambda_driver.py")
+UNREACHABLE = "http://127.0.0.1:9"
+
+
+def _python312() -> str:
+    """$PYTHON312 (the Makefile's), else pyenv's 3.12.1, else a python3.12 on PATH that runs."""
+    prefix = (
+        subprocess.run(
+            ["pyenv", "prefix", "3.12.1"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        if shutil.which("pyenv")
+        else ""
+    )
+    found = [os.environ.get("PYTHON312"), prefix and f"{prefix}/bin/python3.12"]
+    for candidate in [*found, shutil.which("python3.12")]:
+        if candidate and subprocess.run([candidate, "-V"], capture_output=True).returncode == 0:
+            return candidate
+    return ""
+
+
+PYTHON312 = _python312()
+RUNTIME = Path(os.environ.get("LAMBDA_RUNTIME") or ROOT / ".sam-venv" / "lambda-runtime").resolve()
+SOURCES = [ROOT / "template.yaml", *(ROOT / "functions").rglob("*.py")]
+SOURCES += [p for p in (ROOT / "layers" / "common").rglob("*") if p.is_file()]
+
+
+def _not_ready() -> str | None:
+    built = BUILD / "template.yaml"
+    if not built.exists():
+        return "no .aws-sam/build: run `make build-test`"
+    newest = max(
+        (p for p in SOURCES if "__pycache__" not in p.parts), key=lambda p: p.stat().st_mtime
+    )
+    if newest.stat().st_mtime > built.stat().st_mtime:
+        return f"{newest.relative_to(ROOT)} is newer than .aws-sam/build: run `make build-test`"
+    if not PYTHON312:
+        return "no python3.12 (PYTHON312): run `make build-test`"
+    if not (RUNTIME / "boto3").is_dir():
+        return f"no boto3 in {RUNTIME}: run `make build-test`"
+    return None
+
+
+_reason = _not_ready()
+if _reason:
+    if os.environ.get("REQUIRE_ARTIFACT") == "1":
+        raise RuntimeError(_reason)
+    pytest.skip(_reason, allow_module_level=True)
+
+
+ENV = {
+    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    "LANG": "C.UTF-8",
+    "INBOUND_AUTH": "none",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "RichpanelDestination",
+    "POWERTOOLS_SERVICE_NAME": "richpanel-destination",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "RICHPANEL_BASE_URL": f"{UNREACHABLE}/v2",
+    # A secret that cannot be read (AWS_ENDPOINT_URL below): the Secrets Manager call runs.
+    "RICHPANEL_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:richpanel-AbCdEf",
+    "INBOUND_SECRET_ARN": "",
+    "RETRY_QUEUE_URL": "",
+    "DEAD_LETTER_QUEUE_URL": "",
+    "IDEMPOTENCY_TABLE": "",
+    "DELIVERY_BUDGET_SECONDS": "2",
+    "RICHPANEL_CONNECT_TIMEOUT_SECONDS": "0.5",
+    "RICHPANEL_READ_TIMEOUT_SECONDS": "0.5",
+    # Belt and braces: any AWS call goes to a closed port with fake credentials.
+    "AWS_ENDPOINT_URL": UNREACHABLE,
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_MAX_ATTEMPTS": "1",
+}
+
+
+def _invoke(function: str, events: list[Path], tmp_path: Path) -> dict[str, Any]:
+    out = tmp_path / f"{function}.json"
+    command = [PYTHON312, "-I", "-S", str(DRIVER), str(out)]
+    command += [str(BUILD / function), str(LAYER), str(RUNTIME), *map(str, events)]
+    done = subprocess.run(
+        command, env=ENV, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(out.read_text())
+    assert "import_error" not in report, report["import_error"]
+    return report
+
+
+def _assert_isolated(report: dict[str, Any], function: str) -> None:
+    """Every module came from the stdlib, the built function, the layer or the boto3 folder."""
+    assert report["app_file"] == str(BUILD / function / "app.py")
+    allowed = [str(BUILD / function), str(LAYER), str(RUNTIME), *report["stdlib"]]
+    strays = {
+        name: where
+        for name, where in report["modules"].items()
+        if where != str(DRIVER) and not any(where.startswith(root) for root in allowed if root)
+    }
+    assert not strays
+    repo_venv = str(ROOT / ".venv")
+    assert not [p for p in report["sys_path"] if p.startswith(repo_venv) or "site-packages" in p]
+    layer_modules = {n: w for n, w in report["modules"].items() if w.startswith(str(LAYER))}
+    for package in ("richpanel_destination", "aws_lambda_powertools", "jsonschema", "requests"):
+        assert package in layer_modules, f"{package} was not imported from the layer"
+
+
+def test_layer_contents() -> None:
+    for package in ("jsonschema", "requests", "aws_lambda_powertools", "richpanel_destination"):
+        assert (LAYER / package / "__init__.py").is_file(), package
+    sources = ROOT / "layers" / "common" / "richpanel_destination"
+    schemas = sorted(p.relative_to(sources) for p in sources.rglob("schemas/*.json"))
+    assert schemas, "no schemas in the source tree"
+    package = LAYER / "richpanel_destination"
+    built = sorted(p.relative_to(package) for p in package.rglob("*.json"))
+    assert set(schemas) <= set(built)
+    # The functions ship only their handler; everything else comes from the layer.
+    for function in ("IngestFunction", "RetryFunction"):
+        assert (BUILD / function / "app.py").is_file()
+
+
+def test_ingest_function_handles_every_sample(tmp_path: Path) -> None:
+    report = _invoke("IngestFunction", INGEST_EVENTS, tmp_path)
+    _assert_isolated(report, "IngestFunction")
+    assert report["modules"]["boto3"].startswith(str(RUNTIME))  # from "the runtime", not the layer
+    assert sorted(report["results"]) == sorted(e.name for e in INGEST_EVENTS)
+    for name, result in report["results"].items():
+        assert "error" not in result, f"{name}: {result['error']}"
+        answer = result["answer"]
+        body = json.loads(answer["body"])
+        if name in SKIPPED_ONLY:
+            # Acknowledged and skipped: nothing to deliver, so nothing fails.
+            assert answer["statusCode"] == 200, (name, body)
+            assert {r["outcome"] for r in body["results"]} == {"skipped"}, (name, body)
+        else:
+            # Richpanel unreachable and no retry queue to park in: 503 so Segment retries.
+            assert answer["statusCode"] == 503, (name, body)
+            assert "failed" in {r["outcome"] for r in body["results"]}, (name, body)
+            assert answer["multiValueHeaders"].get("Retry-After") or answer["headers"].get(
+                "Retry-After"
+            ), name
+
+
+def test_retry_function_reports_its_message_failed(tmp_path: Path) -> None:
+    report = _invoke("RetryFunction", RETRY_EVENTS, tmp_path)
+    _assert_isolated(report, "RetryFunction")
+    (result,) = report["results"].values()
+    assert "error" not in result, result["error"]
+    records = json.loads(RETRY_EVENTS[0].read_text())["Records"]
+    # Neither delivered nor postponed (no queue to change the visibility on): SQS redelivers.
+    assert result["answer"] == {
+        "batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__]))

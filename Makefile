@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 NODE_DIR   := tests/e2e/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 
-.PHONY: venv node-deps run test lint format unit integration fuzz clean docs dlq redrive redrive-aws
+.PHONY: venv node-deps run test lint format unit integration fuzz bench clean docs dlq redrive redrive-aws
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,10 @@ redrive-aws: venv
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks (a harness, not a test): table, bench/results/results.json and bench.png
+bench: venv
+	$(BIN)/python -m bench.run
 
 docs: venv
 	PYTHONPATH=layers/common $(BIN)/python -m richpanel_destination.mapping.document > docs/mapping.md

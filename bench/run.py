@@ -1,0 +1,308 @@
+"""`make bench` (issue 7): init, CPU per event, batch delivery, memory, retry drain.
+
+``python -m bench.run`` from the repo root. Every measure runs in a fresh child process;
+prints a table, writes bench/results/results.json and bench/results/bench.png.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+for _path in (str(ROOT / "layers" / "common"), str(ROOT)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+RESULTS = ROOT / "bench" / "results"
+INIT_RUNS = 7
+BATCH, SEQUENTIAL_BATCH, DELAY_MS, DRAIN = 500, 50, 50, 200
+LAMBDA_MB = 128
+
+
+def child(args: list[str], script: bool = False) -> dict[str, Any]:
+    """Run one measure in a fresh process; its stdout (handler logs) is discarded."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        out = handle.name
+    command = (
+        [sys.executable, *args[:1], out, *args[1:]]
+        if script
+        else [sys.executable, "-m", "bench.measures", args[0], out, *args[1:]]
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT)]),
+    }
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{args} failed:\n{done.stderr[-3000:]}")
+    try:
+        return dict(json.loads(Path(out).read_text(encoding="utf-8")))
+    finally:
+        os.unlink(out)
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model or platform.processor(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def measure() -> dict[str, Any]:
+    r: dict[str, Any] = {"machine": machine()}
+    print("1/5 init ...", file=sys.stderr, flush=True)
+    inits, eagers = [], []
+    for _ in range(INIT_RUNS):  # interleaved, so drift hits both alike
+        inits.append(child([str(ROOT / "bench" / "_init_child.py")], script=True))
+        eagers.append(child([str(ROOT / "bench" / "_eager_child.py")], script=True))
+    r["init"] = {
+        "runs": INIT_RUNS,
+        "median_s": statistics.median(x["total_s"] for x in inits),
+        "median_import_s": statistics.median(x["import_s"] for x in inits),
+        "median_first_call_s": statistics.median(x["first_call_s"] for x in inits),
+        "eager_median_s": statistics.median(x["total_s"] for x in eagers),
+    }
+    print("2/5 cpu ...", file=sys.stderr, flush=True)
+    r["cpu"] = child(["cpu", "1.0"])
+    print("3/5 batch ...", file=sys.stderr, flush=True)
+    r["batch"] = {
+        "table": child(["batch", str(BATCH), "16", "table"]),
+        "no_table": child(["batch", str(BATCH), "16", "none"]),
+        "sequential_no_table": child(["batch", str(SEQUENTIAL_BATCH), "1", "none"]),
+        "sequential_table": child(["batch", str(SEQUENTIAL_BATCH), "1", "table"]),
+    }
+    print("4/5 memory ...", file=sys.stderr, flush=True)
+    r["memory"] = {"many": child(["memory", "many"]), "large": child(["memory", "large"])}
+    print("5/5 retry drain ...", file=sys.stderr, flush=True)
+    r["drain"] = {
+        "table": child(["drain", str(DRAIN), "table"]),
+        "no_table": child(["drain", str(DRAIN), "none"]),
+    }
+    return r
+
+
+def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows: measure, value, target/baseline, met."""
+    rows: list[dict[str, Any]] = []
+    i = r["init"]
+    rows.append(
+        {
+            "measure": "init (import + first call, median of 7)",
+            "value": i["median_s"],
+            "unit": "s",
+            "target": 0.5 * i["eager_median_s"],
+            "target_text": f"<= 0.5 x eager {i['eager_median_s']:.3f} s",
+            "met": i["median_s"] <= 0.5 * i["eager_median_s"],
+        }
+    )
+    for name, c in r["cpu"].items():
+        rows.append(
+            {
+                "measure": f"cpu {name} ({c['bytes']} B) events/s",
+                "value": c["events_per_s"],
+                "unit": "ev/s",
+                "target": c["floor_events_per_s"] / 3,
+                "target_text": f"ratio {c['ratio']:.1f}x floor "
+                f"{c['floor_events_per_s']:.0f}/s; <= 3x",
+                "met": c["ratio"] <= 3,
+            }
+        )
+    for key, label in (("table", "moto table"), ("no_table", "no table")):
+        b = r["batch"][key]
+        seq = r["batch"][f"sequential_{key}"]
+        c = b["concurrency"]
+        ideal = math.ceil(b["events"] / c) * DELAY_MS / 1000
+        seq_500 = seq["wall_s"] * b["events"] / seq["events"]
+        delivered = (b["summary"] or {}).get("delivered")
+        b.update(
+            {
+                "ideal_s": ideal,
+                "sequential_extrapolated_s": seq_500,
+                "speedup": seq_500 / b["wall_s"],
+            }
+        )
+        rows.append(
+            {
+                "measure": f"batch 500 @C={c}, {label} (delivered {delivered}/500, "
+                f"{b['sandbox_requests']} sandbox reqs)",
+                "value": b["wall_s"],
+                "unit": "s",
+                "target": 1.5 * ideal,
+                "target_text": f"<= 1.5 x ideal {ideal:.2f} s",
+                "met": b["wall_s"] <= 1.5 * ideal and delivered == b["events"],
+            }
+        )
+        rows.append(
+            {
+                "measure": f"batch speedup vs sequential, {label} "
+                f"(C=1 on {seq['events']}, x{b['events'] // seq['events']})",
+                "value": b["speedup"],
+                "unit": "x",
+                "target": 10,
+                "target_text": f">= 10x (seq ~{seq_500:.1f} s)",
+                "met": b["speedup"] >= 10 and delivered == b["events"],
+            }
+        )
+    rows.append(
+        {
+            "measure": "batch /bt (batch endpoint)",
+            "value": None,
+            "unit": "",
+            "target": None,
+            "target_text": "n/a (not implemented)",
+            "met": None,
+        }
+    )
+    for m in r["memory"].values():
+        rows.append(
+            {
+                "measure": f"peak RSS, {m['events']} events / {m['body_bytes'] // 1024} KB "
+                f"(after init {m['rss_after_init_mb']:.0f} MB)",
+                "value": m["peak_rss_mb"],
+                "unit": "MB",
+                "target": LAMBDA_MB,
+                "target_text": f"fits {LAMBDA_MB} MB",
+                "met": m["peak_rss_mb"] < LAMBDA_MB,
+            }
+        )
+    for d in r["drain"].values():
+        rows.append(
+            {
+                "measure": f"retry drain {d['messages']} msgs, "
+                f"{'moto table' if d['idempotency_table'] else 'no table'} "
+                f"(delivered {d['delivered']}, left {d['left']})",
+                "value": d["messages_per_s"],
+                "unit": "msg/s",
+                "target": None,
+                "target_text": "(no target)",
+                "met": None,
+            }
+        )
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'measure':<72} {'value':>12}  {'target / baseline':<40} met"]
+    for row in rows:
+        value = (
+            "n/a"
+            if row["value"] is None
+            else f"{row['value']:.3f} {row['unit']}"
+            if row["value"] < 100
+            else f"{row['value']:.0f} {row['unit']}"
+        )
+        met = {True: "yes", False: "NO", None: "-"}[row["met"]]
+        lines.append(f"{row['measure']:<72} {value:>12}  {row['target_text']:<40} {met}")
+    return "\n".join(lines)
+
+
+def plot(r: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 5, figsize=(22, 5))
+    i = r["init"]
+    ax = axes[0]
+    ax.bar(
+        ["measured", "target\n0.5x eager", "eager"],
+        [i["median_s"], 0.5 * i["eager_median_s"], i["eager_median_s"]],
+        color=["tab:blue", "tab:green", "tab:gray"],
+    )
+    ax.set_title("init (s)")
+    ax = axes[1]
+    names = list(r["cpu"])
+    x = range(len(names))
+    ax.bar(
+        [k - 0.2 for k in x], [r["cpu"][n]["events_per_s"] for n in names], 0.4, label="measured"
+    )
+    ax.bar(
+        [k + 0.2 for k in x],
+        [r["cpu"][n]["floor_events_per_s"] / 3 for n in names],
+        0.4,
+        label="target (floor / 3)",
+        color="tab:green",
+    )
+    ax.set_xticks(list(x), names, rotation=20)
+    ax.set_yscale("log")
+    ax.set_title("CPU, events/s on one core")
+    ax.legend()
+    ax = axes[2]
+    labels, values, colors = [], [], []
+    for key in ("table", "no_table"):
+        b = r["batch"][key]
+        labels += [f"{key}\nmeasured", f"{key}\n1.5x ideal", f"{key}\nseq/10"]
+        values += [b["wall_s"], 1.5 * b["ideal_s"], b["sequential_extrapolated_s"] / 10]
+        colors += ["tab:blue", "tab:green", "tab:gray"]
+    ax.bar(labels, values, color=colors)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_title("batch 500 @ 50 ms, wall (s)")
+    ax = axes[3]
+    mem = r["memory"]
+    ax.bar(
+        [f"{k}\n{m['events']} ev" for k, m in mem.items()] + ["limit"],
+        [m["peak_rss_mb"] for m in mem.values()] + [LAMBDA_MB],
+        color=["tab:blue"] * len(mem) + ["tab:green"],
+    )
+    ax.set_title("peak RSS (MB)")
+    ax = axes[4]
+    ax.bar(list(r["drain"]), [d["messages_per_s"] for d in r["drain"].values()])
+    ax.set_title("retry drain (msg/s, no target)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main() -> int:
+    started = time.perf_counter()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    r = measure()
+    rows = verdicts(r)
+    r["rows"] = rows
+    r["elapsed_s"] = time.perf_counter() - started
+    m = r["machine"]
+    print(f"machine: nproc {m['nproc']}, {m['cpu']}, Python {m['python']}")
+    print(table(rows))
+    print(f"(bench took {r['elapsed_s']:.0f} s)")
+    (RESULTS / "results.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
+    try:
+        plot(r, RESULTS / "bench.png")
+    except ImportError:
+        print(
+            "matplotlib missing: no bench.png (pip install -r requirements-dev.txt)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

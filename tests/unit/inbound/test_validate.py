@@ -84,3 +84,42 @@ def test_impossible_timestamps_are_rejected(stamp: str) -> None:
     assert [p.as_dict() for p in problems] == [
         {"path": "/timestamp", "message": "timestamp is not an ISO-8601 timestamp"}
     ]
+
+
+def _golden_events() -> list[dict[str, object]]:
+    from pathlib import Path
+
+    events: list[dict[str, object]] = []
+    for path in sorted((Path(__file__).parents[2] / "fixtures" / "golden").glob("*.json")):
+        body = json.loads(path.read_text()).get("request", {}).get("body")
+        items = body.get("batch") if isinstance(body, dict) and "batch" in body else body
+        for item in items if isinstance(items, list) else [items]:
+            if isinstance(item, dict) and isinstance(item.get("type"), str):
+                events.append(item)
+    return events
+
+
+GOLDEN_EVENTS = _golden_events()
+
+
+def test_there_are_golden_events_to_compare() -> None:
+    assert len(GOLDEN_EVENTS) > 80
+
+
+@pytest.mark.parametrize("event", GOLDEN_EVENTS)
+def test_fast_check_and_jsonschema_agree(event: dict[str, object]) -> None:
+    import fastjsonschema
+
+    from richpanel_destination.inbound.validate import fast_check_for
+
+    fast = fast_check_for(str(event["type"]))
+    detailed = validator_for(str(event["type"]))
+    if fast is None or detailed is None:
+        assert fast is detailed
+        return
+    try:
+        fast(event)
+        fast_valid = True
+    except fastjsonschema.JsonSchemaValueException:
+        fast_valid = False
+    assert fast_valid == detailed.is_valid(event)

@@ -1,25 +1,37 @@
-"""Validate Segment events against the JSON Schemas shipped in schemas/."""
+"""Validate Segment events against the JSON Schemas shipped in schemas/.
+
+Two validators share the same schema files. A compiled fastjsonschema check answers
+"valid?" for every event (about 10x faster than jsonschema, so the hot path stays
+cheap); only an event it refuses is run through jsonschema, which lists every problem
+with its JSON pointer. jsonschema is imported on that first refusal, not at cold start.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft7Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT7
+import fastjsonschema
 
 from .. import timestamps
 
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import ValidationError
+
 SCHEMA_DIR = Path(__file__).parent / "schemas"
-# "segment-timestamp": the lenient ISO-8601 the pattern describes, and a real instant
-# (no 30 February). Validators that do not know the format, like Protocols, ignore it.
-FORMATS = FormatChecker(formats=())
-FORMATS.checks("segment-timestamp")(lambda value: timestamps.parse(value) is not None)
+COMMON = "common.json"
+TIMESTAMP_FORMAT = "segment-timestamp"
+
+
+def _is_timestamp(value: Any) -> bool:
+    """ "segment-timestamp": the lenient ISO-8601 the pattern describes, and a real instant
+    (no 30 February). Validators that do not know the format, like Protocols, ignore it."""
+    return not isinstance(value, str) or timestamps.parse(value) is not None
 
 
 @dataclass(frozen=True)
@@ -39,22 +51,62 @@ def _load(name: str) -> dict[str, Any]:
     return schema
 
 
+# The call types with a schema; never build a file path from what a sender wrote.
+CALL_TYPES = frozenset(p.stem for p in SCHEMA_DIR.glob("*.json")) - {Path(COMMON).stem}
+
+
+def _schema_name(call_type: str) -> str | None:
+    return f"{call_type}.json" if call_type in CALL_TYPES else None
+
+
+def _bundled(name: str) -> dict[str, Any]:
+    """A call type's schema with ``{"$ref": "common.json"}`` inlined (fastjsonschema input)."""
+    common = _load(COMMON)
+    body = {k: v for k, v in common.items() if k not in ("$id", "$schema", "definitions")}
+
+    def inline(node: Any) -> Any:
+        if node == {"$ref": COMMON}:
+            return body
+        if isinstance(node, dict):
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    schema: dict[str, Any] = inline(_load(name))
+    schema["definitions"] = {**common.get("definitions", {}), **schema.get("definitions", {})}
+    return schema
+
+
 @cache
-def _registry() -> Registry:
-    resources = [
-        (path.name, Resource.from_contents(_load(path.name), default_specification=DRAFT7))
-        for path in sorted(SCHEMA_DIR.glob("*.json"))
-    ]
-    return Registry().with_resources(resources)
+def fast_check_for(call_type: str) -> Callable[[Any], Any] | None:
+    """The compiled check for a call type, built once per container; None if no schema."""
+    name = _schema_name(call_type)
+    if name is None:
+        return None
+    check: Callable[[Any], Any] = fastjsonschema.compile(
+        _bundled(name), formats={TIMESTAMP_FORMAT: _is_timestamp}
+    )
+    return check
 
 
 @cache
 def validator_for(call_type: str) -> Draft7Validator | None:
-    """The validator for a call type, built once per container; None if no schema exists."""
-    path = SCHEMA_DIR / f"{call_type}.json"
-    if call_type == "common" or not path.exists():
+    """The detailed validator for a call type, built on first need; None if no schema."""
+    from jsonschema import Draft7Validator, FormatChecker
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT7
+
+    name = _schema_name(call_type)
+    if name is None:
         return None
-    return Draft7Validator(_load(path.name), registry=_registry(), format_checker=FORMATS)
+    registry = Registry().with_resources(
+        (path.name, Resource.from_contents(_load(path.name), default_specification=DRAFT7))
+        for path in sorted(SCHEMA_DIR.glob("*.json"))
+    )
+    formats = FormatChecker(formats=())
+    formats.checks(TIMESTAMP_FORMAT)(_is_timestamp)
+    return Draft7Validator(_load(name), registry=registry, format_checker=formats)
 
 
 def _pointer(parts: Any) -> str:
@@ -108,8 +160,16 @@ def validate_event(event: Any) -> list[Problem]:
     call_type = event.get("type")
     if not isinstance(call_type, str) or not call_type:
         return [Problem("/type", "type is required and must be a string")]
-    validator = validator_for(call_type)
-    if validator is None:
+    fast = fast_check_for(call_type)
+    if fast is None:
         return [Problem("/type", f"Unknown call type {call_type!r}")]
+    try:
+        fast(event)
+    except fastjsonschema.JsonSchemaValueException:
+        pass  # refused: ask jsonschema for every problem and where it is
+    else:
+        return []
+    validator = validator_for(call_type)
+    assert validator is not None  # same schema files as the fast check
     problems = {_problem(e) for e in validator.iter_errors(event)}
     return sorted(problems, key=lambda p: (p.pointer, p.message))

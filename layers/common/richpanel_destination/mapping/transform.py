@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from ..timestamps import epoch_ms
@@ -57,26 +59,57 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == {} or value == []
 
 
-def _read(event: Any, source: str) -> Any:
-    path, _, convert = source.partition("|")
-    value = lookup(event, path)
-    if convert and not _empty(value):
-        value = CONVERTERS[convert](value)
-    return value
+Source = tuple[tuple[str, ...], Callable[[Any], Any] | None]  # path parts, converter
 
 
-def _apply(rule: Rule, event: Any) -> Any:
-    if rule.requires and _empty(lookup(event, rule.requires)):
+def _walk(event: Any, parts: tuple[str, ...]) -> Any:
+    node = event
+    for part in parts:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+@dataclass(frozen=True)
+class Step:
+    """A rule with its paths split and converters looked up once per container."""
+
+    rule: Rule
+    sources: tuple[Source, ...]
+    requires: tuple[str, ...]
+    dest: tuple[str, ...]
+
+
+@cache
+def plan(rules: tuple[Rule, ...]) -> tuple[Step, ...]:
+    """The rules in the order they apply (field rules, then spreads), precompiled."""
+    steps = []
+    for rule in sorted(rules, key=lambda r: r.spread):
+        sources = []
+        for source in rule.sources:
+            path, _, convert = source.partition("|")
+            sources.append((tuple(path.split(".")), CONVERTERS[convert] if convert else None))
+        requires = tuple(rule.requires.split(".")) if rule.requires else ()
+        steps.append(Step(rule, tuple(sources), requires, tuple(rule.dest.split("."))))
+    return tuple(steps)
+
+
+def _apply(step: Step, event: Any) -> Any:
+    rule = step.rule
+    if step.requires and _empty(_walk(event, step.requires)):
         return None
     if rule.spread:
         merged: dict[str, Any] = {}
-        for source in rule.sources:
-            value = lookup(event, source)
+        for parts, _ in step.sources:
+            value = _walk(event, parts)
             if isinstance(value, dict):
                 merged.update((k, v) for k, v in value.items() if k not in rule.excludes)
         return merged or None
-    for source in rule.sources:
-        value = _read(event, source)
+    for parts, convert in step.sources:
+        value = _walk(event, parts)
+        if convert is not None and not _empty(value):
+            value = convert(value)
         if rule.each:
             value = [build(rule.each, item) for item in value or () if isinstance(item, dict)]
         if not _empty(value):
@@ -84,8 +117,8 @@ def _apply(rule: Rule, event: Any) -> Any:
     return rule.default
 
 
-def _set(target: dict[str, Any], path: str, value: Any, spread: bool) -> None:
-    *parents, leaf = path.split(".")
+def _set(target: dict[str, Any], path: tuple[str, ...], value: Any, spread: bool) -> None:
+    *parents, leaf = path
     node = target
     for part in parents:
         child = node.get(part)
@@ -102,10 +135,10 @@ def _set(target: dict[str, Any], path: str, value: Any, spread: bool) -> None:
 def build(rules: tuple[Rule, ...], source: Any) -> dict[str, Any]:
     """Apply rules to one source object: field rules in order (first value wins), then spreads."""
     out: dict[str, Any] = {}
-    for rule in sorted(rules, key=lambda r: r.spread):
-        value = _apply(rule, source)
+    for step in plan(rules):
+        value = _apply(step, source)
         if value is not None:
-            _set(out, rule.dest, value, rule.spread)
+            _set(out, step.dest, value, step.rule.spread)
     return out
 
 

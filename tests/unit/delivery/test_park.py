@@ -6,6 +6,7 @@ from richpanel_destination.delivery.park import (
     Parking,
     chunks,
     dead_letter_parcel,
+    parcel_size,
     retry_parcel,
 )
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
@@ -17,14 +18,14 @@ def parcel(key: int, size: int = 10) -> Parcel:
 
 
 def test_groups_of_ten() -> None:
-    groups = list(chunks([parcel(i) for i in range(23)]))
+    groups = list(chunks([parcel(i) for i in range(23)], parcel_size))
     assert [len(g) for g in groups] == [10, 10, 3]
     assert [p.key for g in groups for p in g] == list(range(23))
 
 
 def test_groups_stay_under_the_batch_byte_limit() -> None:
     big = BATCH_BYTES // 3 + 1  # two fit in a batch, three do not
-    groups = list(chunks([parcel(i, big) for i in range(7)]))
+    groups = list(chunks([parcel(i, big) for i in range(7)], parcel_size))
     assert [len(g) for g in groups] == [2, 2, 2, 1]
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ..richpanel.outcomes import Outcome
 from ..settings import Settings
 from .backoff import MAX_DELAY_SECONDS
 
+T = TypeVar("T")
 SQSClient = Any  # a boto3 SQS client (no stubs shipped)
 
 ENVELOPE_VERSION = 1
@@ -83,24 +84,24 @@ def dead_letter_parcel(
     return Parcel(key, True, body, attrs)
 
 
-def _size(parcel: Parcel) -> int:
+def parcel_size(parcel: Parcel) -> int:
     attrs = sum(
         len(k) + len(v["DataType"]) + len(v["StringValue"]) for k, v in parcel.attrs.items()
     )
     return len(parcel.body.encode("utf-8")) + attrs
 
 
-def chunks(parcels: list[Parcel]) -> Iterator[list[Parcel]]:
+def chunks(items: list[T], size_of: Callable[[T], int]) -> Iterator[list[T]]:
     """Groups for SendMessageBatch: at most 10 entries and 256 KB each."""
-    group: list[Parcel] = []
+    group: list[T] = []
     size = 0
-    for parcel in parcels:
-        parcel_size = _size(parcel)
-        if group and (len(group) == BATCH_ENTRIES or size + parcel_size > BATCH_BYTES):
+    for item in items:
+        item_size = size_of(item)
+        if group and (len(group) == BATCH_ENTRIES or size + item_size > BATCH_BYTES):
             yield group
             group, size = [], 0
-        group.append(parcel)
-        size += parcel_size
+        group.append(item)
+        size += item_size
     if group:
         yield group
 
@@ -132,7 +133,7 @@ class Parking:
                 else self._settings.retry_queue_url
             )
             mine = [p for p in parcels if p.dead_letter is dead_letter]
-            for group in chunks(mine):
+            for group in chunks(mine, parcel_size):
                 failed.update(self._send_batch(url, group))
         return failed
 

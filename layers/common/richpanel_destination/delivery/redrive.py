@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .park import BATCH_BYTES, BATCH_ENTRIES
+from .park import BATCH_ENTRIES, chunks
 
 SQSClient = Any  # a boto3 SQS client (no stubs shipped)
 Message = dict[str, Any]
@@ -204,21 +204,6 @@ def _entry_size(entry: Mapping[str, Any]) -> int:
         data = value.get("StringValue", value.get("BinaryValue", b""))
         size += len(name) + len(value["DataType"]) + len(data)
     return size
-
-
-def _groups(entries: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """SendMessageBatch groups: at most 10 entries and 256 KB each."""
-    group: list[dict[str, Any]] = []
-    size = 0
-    for entry in entries:
-        entry_size = _entry_size(entry)
-        if group and (len(group) == BATCH_ENTRIES or size + entry_size > BATCH_BYTES):
-            yield group
-            group, size = [], 0
-        group.append(entry)
-        size += entry_size
-    if group:
-        yield group
 
 
 class Holding:
@@ -391,7 +376,7 @@ def _move(
         {"Id": str(i), "MessageBody": m["Body"], "MessageAttributes": outgoing_attributes(m)}
         for i, m in enumerate(chosen)
     ]
-    for group in _groups(entries):
+    for group in chunks(entries, _entry_size):
         try:
             answer = sqs.send_message_batch(QueueUrl=destination, Entries=group)
         except Exception as exc:  # none sent: all stay in the source

@@ -23,6 +23,7 @@ from jsonschema import Draft4Validator
 from openapi_spec_validator import validate as validate_openapi
 
 from local.template import ApiRoute, Template
+from richpanel_destination.inbound.request import ROUTES
 
 pytestmark = pytest.mark.integration
 
@@ -35,23 +36,7 @@ OPENAPI_ONLY_KEYWORDS = frozenset(
 )
 BODY_MEDIA_TYPES = {"application/json", "text/plain"}
 # Every path /v1/<name> is one of these kinds (analytics.js short paths as their long form).
-ROUTE_KINDS = {
-    "identify": "identify",
-    "track": "track",
-    "page": "page",
-    "screen": "screen",
-    "group": "group",
-    "alias": "alias",
-    "batch": "batch",
-    "i": "identify",
-    "t": "track",
-    "p": "page",
-    "s": "screen",
-    "g": "group",
-    "a": "alias",
-    "b": "batch",
-    "webhook": "webhook",
-}
+ROUTE_KINDS = ROUTES
 CALL_SAMPLES: dict[str, dict[str, Any]] = {
     "identify": {"userId": "user-1", "traits": {"email": "jane@example.com"}},
     "track": {"userId": "user-1", "event": "Order Completed", "properties": {"order_id": "o-1"}},

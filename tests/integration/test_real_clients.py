@@ -126,19 +126,20 @@ def assert_first_attempt_success(seen: list[requests.Response], stack: Any) -> N
         assert response.json()["summary"]["delivered"] >= 1
 
 
-def test_segment_analytics_python(stack: Any, wait_for: Callable[..., Any]) -> None:
-    from segment.analytics import Client
-    from segment.analytics import request as segment_request
+def run_python_client(client_class: Any, request_module: Any, stack: Any, run: str) -> list[Any]:
+    """Send the four calls through a Python client in its normal background mode.
 
-    run = f"seg-py-{uuid.uuid4().hex[:8]}"
+    Asserts the client reported no error, emptied its queue and got a first-attempt 200;
+    returns the responses seen on its own HTTP session.
+    """
     errors: list[Any] = []
-    client = Client(
+    client = client_class(
         LOCAL_WRITE_KEY,
         host=stack.api,
         on_error=lambda error, batch: errors.append((error, batch)),
         upload_interval=0.1,
     )
-    with observed(segment_request._session) as seen:
+    with observed(request_module._session) as seen:
         send_four(client, run)
         client.flush()
         client.join()
@@ -146,6 +147,15 @@ def test_segment_analytics_python(stack: Any, wait_for: Callable[..., Any]) -> N
     assert errors == []
     assert client.queue.empty()
     assert_first_attempt_success(seen, stack)
+    return list(seen)
+
+
+def test_segment_analytics_python(stack: Any, wait_for: Callable[..., Any]) -> None:
+    from segment.analytics import Client
+    from segment.analytics import request as segment_request
+
+    run = f"seg-py-{uuid.uuid4().hex[:8]}"
+    seen = run_python_client(Client, segment_request, stack, run)
     # 2.4.0 sends the write key both in the body and as Basic auth.
     body = json.loads(seen[0].request.body or b"{}")
     assert body["writeKey"] == LOCAL_WRITE_KEY
@@ -157,21 +167,7 @@ def test_rudder_sdk_python(stack: Any, wait_for: Callable[..., Any]) -> None:
     from rudderstack.analytics import request as rudder_request
 
     run = f"rudder-py-{uuid.uuid4().hex[:8]}"
-    errors: list[Any] = []
-    client = Client(
-        LOCAL_WRITE_KEY,
-        host=stack.api,
-        on_error=lambda error, batch: errors.append((error, batch)),
-        upload_interval=0.1,
-    )
-    with observed(rudder_request._session) as seen:
-        send_four(client, run)
-        client.flush()
-        client.join()
-
-    assert errors == []
-    assert client.queue.empty()
-    assert_first_attempt_success(seen, stack)
+    seen = run_python_client(Client, rudder_request, stack, run)
     # Basic auth, gzip-compressed body, POST {dataPlaneUrl}/v1/batch.
     assert seen[0].request.headers["Authorization"].startswith("Basic ")
     assert seen[0].request.headers.get("Content-Encoding") == "gzip"

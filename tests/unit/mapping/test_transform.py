@@ -68,3 +68,15 @@ def test_lookup_walks_dotted_paths_and_stops_at_non_objects() -> None:
     assert lookup(event, "a.b.c") == 1
     assert lookup(event, "s.c") is None
     assert lookup(event, "missing.path") is None
+
+
+def test_order_products_that_are_not_a_list_give_no_items() -> None:
+    event = {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": "u1",
+        "properties": {"order_id": "o1", "total": 5, "products": 1},
+    }
+    properties = to_richpanel(event)["properties"]
+    assert "items" not in properties
+    assert properties["orderId"] == "o1" and properties["products"] == 1

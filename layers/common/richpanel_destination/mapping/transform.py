@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from ..timestamps import epoch_ms
+from .codegen import Builder, build_function
 from .table import Rule, table_for
 
 
@@ -59,87 +58,19 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == {} or value == []
 
 
-Source = tuple[tuple[str, ...], Callable[[Any], Any] | None]  # path parts, converter
+_BUILDERS: dict[int, tuple[tuple[Rule, ...], Builder]] = {}
 
 
-def _walk(event: Any, parts: tuple[str, ...]) -> Any:
-    node = event
-    for part in parts:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
+def build(rules: tuple[Rule, ...], source: dict[str, Any]) -> dict[str, Any]:
+    """Apply rules to one Segment object: field rules in order (first value wins), then spreads.
 
-
-@dataclass(frozen=True)
-class Step:
-    """A rule with its paths split and converters looked up once per container."""
-
-    rule: Rule
-    sources: tuple[Source, ...]
-    requires: tuple[str, ...]
-    dest: tuple[str, ...]
-
-
-@cache
-def plan(rules: tuple[Rule, ...]) -> tuple[Step, ...]:
-    """The rules in the order they apply (field rules, then spreads), precompiled."""
-    steps = []
-    for rule in sorted(rules, key=lambda r: r.spread):
-        sources = []
-        for source in rule.sources:
-            path, _, convert = source.partition("|")
-            sources.append((tuple(path.split(".")), CONVERTERS[convert] if convert else None))
-        requires = tuple(rule.requires.split(".")) if rule.requires else ()
-        steps.append(Step(rule, tuple(sources), requires, tuple(rule.dest.split("."))))
-    return tuple(steps)
-
-
-def _apply(step: Step, event: Any) -> Any:
-    rule = step.rule
-    if step.requires and _empty(_walk(event, step.requires)):
-        return None
-    if rule.spread:
-        merged: dict[str, Any] = {}
-        for parts, _ in step.sources:
-            value = _walk(event, parts)
-            if isinstance(value, dict):
-                merged.update((k, v) for k, v in value.items() if k not in rule.excludes)
-        return merged or None
-    for parts, convert in step.sources:
-        value = _walk(event, parts)
-        if convert is not None and not _empty(value):
-            value = convert(value)
-        if rule.each:
-            value = [build(rule.each, item) for item in value or () if isinstance(item, dict)]
-        if not _empty(value):
-            return value
-    return rule.default
-
-
-def _set(target: dict[str, Any], path: tuple[str, ...], value: Any, spread: bool) -> None:
-    *parents, leaf = path
-    node = target
-    for part in parents:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    current = node.get(leaf)
-    if spread and isinstance(current, dict):
-        node[leaf] = {**value, **current}  # mapped fields win over a spread
-    elif current is None:
-        node[leaf] = value  # the first rule to give a field a value wins
-
-
-def build(rules: tuple[Rule, ...], source: Any) -> dict[str, Any]:
-    """Apply rules to one source object: field rules in order (first value wins), then spreads."""
-    out: dict[str, Any] = {}
-    for step in plan(rules):
-        value = _apply(step, source)
-        if value is not None:
-            _set(out, step.dest, value, step.rule.spread)
-    return out
+    Each table is compiled once per container (see codegen); tables are module constants,
+    so they are found by identity rather than by hashing every rule on every event.
+    """
+    entry = _BUILDERS.get(id(rules))
+    if entry is None or entry[0] is not rules:
+        entry = _BUILDERS[id(rules)] = (rules, build_function(rules, CONVERTERS))
+    return entry[1](source)
 
 
 def to_richpanel(event: dict[str, Any]) -> dict[str, Any]:

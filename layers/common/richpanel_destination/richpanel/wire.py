@@ -39,12 +39,13 @@ def encode_call(
     stamped["appClientId"] = app_client_id
     stamped["time"] = {**dict(call.get("time") or {}), "sentAt": sent_at_ms}
     raw = json.dumps(stamped, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    b64 = base64.b64encode(raw).decode("ascii")
-    body: dict[str, str] = {"h": b64}
-    sig = signature(b64, secret, signing)
-    if sig is not None:
-        body["s"] = sig
-    return json.dumps(body, separators=(",", ":")).encode("ascii")
+    b64 = base64.b64encode(raw)
+    # base64 and hex need no JSON escaping: the envelope is written, not serialised again
+    if not secret or signing == "none":
+        return b'{"h":"' + b64 + b'"}'
+    digest = (hashlib.md5 if signing == "md5" else hashlib.sha256)(b64)
+    digest.update(secret.encode("utf-8"))
+    return b'{"h":"' + b64 + b'","s":"' + digest.hexdigest().encode("ascii") + b'"}'
 
 
 def decode_body(body: bytes | str) -> dict[str, Any]:

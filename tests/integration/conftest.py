@@ -4,6 +4,8 @@
   and small helpers (sandbox calls / behaviour, queue counts, log tail).
 - `_reset_stack` (autouse): normal sandbox, no recorded calls, empty queues before each test.
 - `wait_for(predicate, timeout)`: poll until predicate() is truthy (also a fixture).
+- `running_stack(workdir, environment)`: another stack with template variables set
+  (a module fixture of its own, e.g. RICHPANEL_BATCH_SIZE in test_batch_transport.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -174,23 +177,24 @@ class Stack:
         return _tail(self.log_path, size)
 
 
-def _child_environment() -> dict[str, str]:
+def _child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This environment minus every variable the template declares, plus test settings.
 
     A RICHPANEL_BASE_URL (or other declared variable) exported in the developer's shell
-    would otherwise win inside the stack and send test traffic elsewhere.
+    would otherwise win inside the stack and send test traffic elsewhere. `extra` sets
+    template-declared variables for one stack (e.g. RICHPANEL_BATCH_SIZE).
     """
     declared = {name for spec in Template.load().functions().values() for name in spec.environment}
     env = {name: value for name, value in os.environ.items() if name not in declared}
     env.update(TEST_ENVIRONMENT)
+    env.update(extra or {})
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Start `python -m local.run` on free ports; stop it after the session."""
-    workdir = tmp_path_factory.mktemp("local-stack")
+@contextmanager
+def running_stack(workdir: Path, environment: Mapping[str, str] | None = None) -> Iterator[Stack]:
+    """`python -m local.run` on free ports (with extra environment), stopped on exit."""
     ready_file = workdir / "ready.json"
     log_path = workdir / "stack.log"
     command = [
@@ -210,7 +214,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,
-            env=_child_environment(),
+            env=_child_environment(environment),
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
@@ -253,6 +257,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Start `python -m local.run` on free ports; stop it after the session."""
+    with running_stack(tmp_path_factory.mktemp("local-stack")) as started:
+        yield started
 
 
 @pytest.fixture(autouse=True)

@@ -43,3 +43,17 @@ def test_defaults() -> None:
 def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("raw", "size"), [(None, 0), ("", 0), ("0", 0), ("1", 1), ("2", 2), (" 50 ", 50)]
+)
+def test_richpanel_batch_size_is_off_by_default_and_at_most_50(raw: str | None, size: int) -> None:
+    env = {} if raw is None else {"RICHPANEL_BATCH_SIZE": raw}
+    assert Settings.from_env(env).richpanel_batch_size == size
+
+
+@pytest.mark.parametrize("raw", ["-1", "51", "500", "ten", "2.5"])
+def test_richpanel_batch_size_out_of_range_is_refused(raw: str) -> None:
+    with pytest.raises(SettingsError, match="RICHPANEL_BATCH_SIZE"):
+        Settings.from_env({"RICHPANEL_BATCH_SIZE": raw})

@@ -75,6 +75,7 @@ def delivery() -> Delivery:
         concurrency=s.delivery_concurrency,
         budget=s.delivery_budget,
         screens_as_page_views=s.screens_as_page_views,
+        batch_size=s.richpanel_batch_size,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 
 Signing = Literal["none", "md5", "sha256"]
 SIGNINGS: tuple[Signing, ...] = ("none", "md5", "sha256")
+MAX_BATCH_SIZE = 50  # Magento's chunk size for /bt
 
 
 class SettingsError(ValueError):
@@ -34,6 +35,20 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _batch_size(env: Mapping[str, str]) -> int:
+    """RICHPANEL_BATCH_SIZE: 0 (or 1) = one /t call per event; 2..50 = /bt chunk size."""
+    name, raw = "RICHPANEL_BATCH_SIZE", env.get("RICHPANEL_BATCH_SIZE", "").strip()
+    if raw == "":
+        return 0
+    try:
+        size = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if not 0 <= size <= MAX_BATCH_SIZE:
+        raise SettingsError(f"{name} must be from 0 to {MAX_BATCH_SIZE}, got {size}")
+    return size
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the handlers need to know about Richpanel and the queues."""
@@ -57,6 +72,7 @@ class Settings:
     idempotency_table: str = ""
     idempotency_ttl: int = 172_800
     max_receive_count: int = 0  # the retry queue's maxReceiveCount; 0 = unknown
+    richpanel_batch_size: int = 0  # /bt chunk size; 0 (or 1) = one /t call per event
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -85,4 +101,5 @@ class Settings:
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             idempotency_ttl=int(_float(env, "IDEMPOTENCY_TTL_SECONDS", 172_800)),
             max_receive_count=int(_float(env, "MAX_RECEIVE_COUNT", 0)),
+            richpanel_batch_size=_batch_size(env),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from richpanel_destination.delivery.park import Parcel, ParkError
@@ -18,11 +18,20 @@ class FakeClient:
         self.outcomes = list(outcomes)
         self.delay = delay
         self.calls: list[Mapping[str, Any]] = []
+        self.batches: list[list[Mapping[str, Any]]] = []  # /bt requests, each with its calls
         self._lock = threading.Lock()
 
     def send(self, call: Mapping[str, Any]) -> Outcome:
         with self._lock:
             self.calls.append(call)
+            outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        time.sleep(self.delay)
+        return outcome
+
+    def send_batch(self, calls: Sequence[Mapping[str, Any]]) -> Outcome:
+        """One /bt request: one outcome (taken like send's) for all its calls."""
+        with self._lock:
+            self.batches.append(list(calls))
             outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
         time.sleep(self.delay)
         return outcome

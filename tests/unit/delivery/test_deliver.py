@@ -139,3 +139,101 @@ def test_duplicates_are_acknowledged_without_parking() -> None:
     result = one(TRACK, FakeClient(dup), parking)
     assert (result.fate, result.reason) == (Fate.DUPLICATE, "already delivered")
     assert parking.parcels == []
+
+
+# ----------------------------------------------------------------------------- /bt batching
+
+
+def tracks(n: int, prefix: str = "b") -> list[dict[str, Any]]:
+    return [{**TRACK, "messageId": f"{prefix}{i}", "event": f"E{i}"} for i in range(n)]
+
+
+def test_batching_off_by_default_sends_one_call_per_event() -> None:
+    client = FakeClient(OK)
+    results = delivery(client).deliver(tracks(3))
+    assert {r.fate for r in results} == {Fate.DELIVERED}
+    assert (len(client.calls), client.batches) == (3, [])
+
+
+def test_batch_size_chunks_the_pending_events_in_order() -> None:
+    client = FakeClient(OK)
+    events = tracks(120)
+    events[5] = {"type": "track"}  # rejected: not in any chunk
+    results = delivery(client, batch_size=50).deliver(events)
+    assert client.calls == []
+    assert sorted(len(b) for b in client.batches) == [19, 50, 50]
+    sent = sorted((c["event"] for b in client.batches for c in b), key=lambda e: int(e[1:]))
+    assert sent == [f"E{i}" for i in range(120) if i != 5]
+    assert [r.fate for r in results] == [
+        Fate.REJECTED if i == 5 else Fate.DELIVERED for i in range(120)
+    ]
+    assert {r.status for r in results if r.fate is Fate.DELIVERED} == {200}
+
+
+def test_a_retryable_chunk_parks_each_of_its_events_for_retry() -> None:
+    parking = FakeParking()
+    client = FakeClient(DOWN)
+    results = delivery(client, parking, batch_size=2).deliver(tracks(3))
+    assert len(client.batches) == 2
+    assert [r.fate for r in results] == [Fate.QUEUED] * 3
+    assert {r.reason for r in results} == {"Richpanel answered 503"}
+    assert sorted(json.loads(p.body)["event"]["messageId"] for p in parking.parcels) == [
+        "b0",
+        "b1",
+        "b2",
+    ]
+    assert {(p.dead_letter, p.delay) for p in parking.parcels} == {(False, 5)}
+
+
+def test_a_permanent_chunk_dead_letters_each_of_its_events_with_the_reason() -> None:
+    parking = FakeParking()
+    results = delivery(FakeClient(BAD), parking, batch_size=50).deliver(tracks(2))
+    assert [(r.fate, r.reason, r.status) for r in results] == [
+        (Fate.DEAD_LETTERED, "Richpanel answered 401", 401)
+    ] * 2
+    assert [p.dead_letter for p in parking.parcels] == [True, True]
+    assert {p.attrs["reason"]["StringValue"] for p in parking.parcels} == {"Richpanel answered 401"}
+
+
+def test_chunks_run_concurrently_up_to_the_limit() -> None:
+    client = FakeClient(OK, delay=0.2)
+    started = time.monotonic()
+    results = delivery(client, concurrency=2, budget=10, batch_size=2).deliver(tracks(8))
+    elapsed = time.monotonic() - started
+    assert {r.fate for r in results} == {Fate.DELIVERED}
+    assert len(client.batches) == 4
+    assert 0.4 <= elapsed < 0.7  # two waves of two chunks
+
+
+def test_a_chunk_unanswered_by_the_deadline_parks_all_its_events() -> None:
+    parking = FakeParking()
+    client = FakeClient(OK, delay=3.0)  # Richpanel hangs
+    started = time.monotonic()
+    results = delivery(client, parking, concurrency=2, budget=1.5, batch_size=2).deliver(tracks(3))
+    assert time.monotonic() - started < 1.5
+    assert [(r.fate, r.reason) for r in results] == [(Fate.QUEUED, OUT_OF_TIME.reason)] * 3
+    assert len(parking.parcels) == 3
+
+
+class FakeDedupe:
+    """Answers DUPLICATE for the message ids it knows, sends the rest in one request."""
+
+    def __init__(self, delivered: set[str]) -> None:
+        self.delivered = delivered
+
+    def send_batch(
+        self, items: list[tuple[str | None, Any]], send_batch: Any, **_: Any
+    ) -> list[Outcome]:
+        fresh = [call for mid, call in items if mid not in self.delivered]
+        answer = send_batch(fresh) if fresh else None
+        dup = Outcome(Kind.DUPLICATE, "already delivered", 200)
+        return [dup if mid in self.delivered else answer for mid, _call in items]  # type: ignore[misc]
+
+
+def test_chunks_go_through_the_deduplicator() -> None:
+    client = FakeClient(OK)
+    dedupe = FakeDedupe({"b1"})
+    results = delivery(client, dedupe=dedupe, batch_size=50).deliver(tracks(3))
+    assert [r.fate for r in results] == [Fate.DELIVERED, Fate.DUPLICATE, Fate.DELIVERED]
+    assert results[1].reason == "already delivered"
+    assert [[c["event"] for c in b] for b in client.batches] == [["E0", "E2"]]

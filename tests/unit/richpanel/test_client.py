@@ -1,10 +1,12 @@
+import hashlib
+import json
 from typing import Any
 
 import requests
 
 from richpanel_destination.richpanel.client import RichpanelClient
 from richpanel_destination.richpanel.outcomes import Kind
-from richpanel_destination.richpanel.wire import decode_body
+from richpanel_destination.richpanel.wire import decode_batch, decode_body
 from richpanel_destination.secrets import RichpanelCredentials, SecretError
 from richpanel_destination.settings import Settings
 
@@ -70,6 +72,63 @@ def test_unreadable_credentials_are_retryable_and_nothing_is_sent() -> None:
 
     session = FakeSession(FakeResponse(200))
     outcome = RichpanelClient(SETTINGS, broken, session).send({"event": "x"})
+    assert outcome.kind is Kind.RETRYABLE
+    assert outcome.reason.startswith("Richpanel credentials unavailable: cannot read secret")
+    assert session.sent == []
+
+
+def test_send_batch_posts_one_exact_bt_request() -> None:
+    session = FakeSession(FakeResponse(200))
+    settings = Settings(base_url="https://rp.example/v2", signing="sha256", read_timeout=2.5)
+    client = RichpanelClient(settings, lambda: RichpanelCredentials("key-1", "s3"), session)
+    calls: list[dict[str, Any]] = [
+        {"event": "identify", "userProperties": {"uid": "u"}},
+        {"event": "order"},
+    ]
+    outcome = client.send_batch(calls)
+    assert (outcome.kind, outcome.status) == (Kind.DELIVERED, 200)
+    assert outcome.latency_ms is not None
+    (sent,) = session.sent
+    assert sent["url"] == "https://rp.example/v2/bt"
+    assert sent["timeout"] == (2.0, 2.5)
+    assert session.headers["Content-Type"] == "application/json"
+    outer = json.loads(sent["data"])
+    assert list(outer) == ["hs", "s", "event_type"]
+    assert outer["event_type"] == "send_batch"
+    assert outer["s"] == hashlib.sha256((outer["hs"] + "s3").encode()).hexdigest()
+    inner = decode_batch(sent["data"])
+    assert (inner["appClientId"], inner["event"]) == ("key-1", "send_batch")
+    sent_at = inner["events"][0]["time"]["sentAt"]
+    assert isinstance(sent_at, int)
+    assert inner["events"] == [
+        {
+            "event": "identify",
+            "userProperties": {"uid": "u"},
+            "appClientId": "key-1",
+            "time": {"sentAt": sent_at},
+        },
+        {"event": "order", "appClientId": "key-1", "time": {"sentAt": sent_at}},
+    ]
+    assert calls[1] == {"event": "order"}  # not mutated
+
+
+def test_send_batch_is_classified_like_send() -> None:
+    session = FakeSession(FakeResponse(503, {"Retry-After": "7"}))
+    outcome = RichpanelClient(SETTINGS, creds, session).send_batch([{"event": "x"}])
+    assert (outcome.kind, outcome.status, outcome.retry_after) == (Kind.RETRYABLE, 503, 7.0)
+    session = FakeSession(FakeResponse(400))
+    assert RichpanelClient(SETTINGS, creds, session).send_batch([{}]).kind is Kind.PERMANENT
+    session = FakeSession(requests.ConnectionError("reset"))
+    outcome = RichpanelClient(SETTINGS, creds, session).send_batch([{}])
+    assert (outcome.kind, outcome.status) == (Kind.RETRYABLE, None)
+
+
+def test_send_batch_with_unreadable_credentials_is_retryable_and_sends_nothing() -> None:
+    def broken() -> RichpanelCredentials:
+        raise SecretError("cannot read secret arn:x: ResourceNotFoundException")
+
+    session = FakeSession(FakeResponse(200))
+    outcome = RichpanelClient(SETTINGS, broken, session).send_batch([{"event": "x"}])
     assert outcome.kind is Kind.RETRYABLE
     assert outcome.reason.startswith("Richpanel credentials unavailable: cannot read secret")
     assert session.sent == []

@@ -99,8 +99,31 @@ def send_once(
         return Outcome(Kind.RETRYABLE, str(exc)[:300])
 
 
+def send_chunk(
+    client: RichpanelClient,
+    dedupe: Deduplicator | None,
+    chunk: list[Pending],
+    deadline: float | None = None,
+) -> dict[int, Outcome]:
+    """One /bt request for a chunk of events (deduplicated on messageId): an outcome per event.
+
+    A chunk not sent by the deadline is not sent at all (its claims are released).
+    """
+    if dedupe is None:
+        late = deadline is not None and time.monotonic() >= deadline
+        outcome = OUT_OF_TIME if late else client.send_batch([p.call for p in chunk])
+        return {p.index: outcome for p in chunk}
+    items = [(p.message_id, p.call) for p in chunk]
+    outcomes = dedupe.send_batch(items, client.send_batch, deadline=deadline, late=OUT_OF_TIME)
+    return {p.index: outcome for p, outcome in zip(chunk, outcomes, strict=True)}
+
+
 class Delivery:
-    """Delivers a request's events over a bounded pool of keep-alive connections."""
+    """Delivers a request's events over a bounded pool of keep-alive connections.
+
+    With ``batch_size`` >= 2 the events go in /bt requests of up to that many events
+    (RICHPANEL_BATCH_SIZE); otherwise one /t request each.
+    """
 
     def __init__(
         self,
@@ -111,12 +134,14 @@ class Delivery:
         concurrency: int = 16,
         budget: float = 4.0,
         screens_as_page_views: bool = False,
+        batch_size: int = 0,
     ) -> None:
         self.client = client
         self.parking = parking
         self.dedupe = dedupe
         self.budget = budget
         self.screens_as_page_views = screens_as_page_views
+        self.batch_size = batch_size
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="richpanel")
 
     def deliver(self, events: list[Any], started: float | None = None) -> list[EventResult]:
@@ -135,6 +160,8 @@ class Delivery:
         return [results[i] for i in range(len(events))]
 
     def _send_all(self, pending: list[Pending], deadline: float) -> dict[int, Outcome]:
+        if self.batch_size >= 2:
+            return self._send_chunks(pending, deadline)
         futures: dict[Future[Outcome], Pending] = {
             self._pool.submit(send_once, self.client, self.dedupe, p.message_id, p.call): p
             for p in pending
@@ -144,6 +171,23 @@ class Delivery:
         for future in late:
             future.cancel()  # not started: never runs; running: finishes later, deduplicated
             outcomes[futures[future].index] = OUT_OF_TIME
+        return outcomes
+
+    def _send_chunks(self, pending: list[Pending], deadline: float) -> dict[int, Outcome]:
+        """Chunks of batch_size events, one /bt request each, concurrently on the pool."""
+        size = self.batch_size
+        chunks = [pending[start : start + size] for start in range(0, len(pending), size)]
+        futures: dict[Future[dict[int, Outcome]], list[Pending]] = {
+            self._pool.submit(send_chunk, self.client, self.dedupe, chunk, deadline): chunk
+            for chunk in chunks
+        }
+        done, late = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+        outcomes: dict[int, Outcome] = {}
+        for future in done:
+            outcomes.update(future.result())
+        for future in late:
+            future.cancel()  # as for single calls: a running chunk finishes later, deduplicated
+            outcomes.update({p.index: OUT_OF_TIME for p in futures[future]})
         return outcomes
 
     def _settle(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -31,6 +31,7 @@ class RichpanelClient:
         self._settings = settings
         self._credentials = credentials
         self._url = settings.base_url + wire.TRACK_PATH
+        self._batch_url = settings.base_url + wire.BATCH_PATH
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         if session is None:
             session = requests.Session()
@@ -51,15 +52,38 @@ class RichpanelClient:
             sent_at_ms=int(time.time() * 1000),
         )
 
+    def encode_batch(self, calls: Sequence[Mapping[str, Any]]) -> bytes:
+        """The exact /bt request body for several calls, signed and stamped now."""
+        credentials = self._credentials()
+        return wire.encode_batch(
+            calls,
+            app_client_id=credentials.api_key,
+            secret=credentials.api_secret,
+            signing=self._settings.signing,
+            sent_at_ms=int(time.time() * 1000),
+        )
+
     def send(self, call: Mapping[str, Any]) -> Outcome:
         """POST one call; never raises for HTTP, transport or credential failures."""
         try:
             body = self.encode(call)
         except SecretError as exc:
             return Outcome(Kind.RETRYABLE, f"Richpanel credentials unavailable: {exc}")
+        return self._post(self._url, body)
+
+    def send_batch(self, calls: Sequence[Mapping[str, Any]]) -> Outcome:
+        """POST several calls in one /bt request: one outcome for all of them; never raises."""
+        try:
+            body = self.encode_batch(calls)
+        except SecretError as exc:
+            return Outcome(Kind.RETRYABLE, f"Richpanel credentials unavailable: {exc}")
+        return self._post(self._batch_url, body)
+
+    def _post(self, url: str, body: bytes) -> Outcome:
+        """POST a body and classify the answer, with its latency."""
         started = time.perf_counter()
         try:
-            response = self._session.post(self._url, data=body, timeout=self._timeout)
+            response = self._session.post(url, data=body, timeout=self._timeout)
         except requests.RequestException as exc:
             outcome = from_exception(exc)
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..settings import Signing
@@ -52,4 +52,55 @@ def decode_body(body: bytes | str) -> dict[str, Any]:
     """Inverse of encode_call's ``h`` (for logs and tests)."""
     outer = json.loads(body)
     decoded: dict[str, Any] = json.loads(base64.b64decode(outer["h"]))
+    return decoded
+
+
+# --------------------------------------------------------------------------- batch (/bt)
+# Inferred from Richpanel's WooCommerce and Magento plugins, which only send orders this
+# way; whether /bt accepts identify and page events is unconfirmed (docs/richpanel-wire.md).
+
+BATCH_PATH = "/bt"
+BATCH_EVENT = "send_batch"
+
+
+def _stamped(call: Mapping[str, Any], app_client_id: str, sent_at_ms: int) -> dict[str, Any]:
+    """A call stamped as encode_call stamps it: appClientId and time.sentAt."""
+    stamped = dict(call)
+    stamped["appClientId"] = app_client_id
+    stamped["time"] = {**dict(call.get("time") or {}), "sentAt": sent_at_ms}
+    return stamped
+
+
+def encode_batch(
+    calls: Sequence[Mapping[str, Any]],
+    *,
+    app_client_id: str,
+    secret: str,
+    signing: Signing,
+    sent_at_ms: int,
+) -> bytes:
+    """The /bt request body for several calls, each stamped like a single call.
+
+    ``{"hs": base64(json({"appClientId", "events": [...], "event": "send_batch"})),
+    "s": signature (only when signed), "event_type": "send_batch"}``.
+    """
+    inner = {
+        "appClientId": app_client_id,
+        "events": [_stamped(call, app_client_id, sent_at_ms) for call in calls],
+        "event": BATCH_EVENT,
+    }
+    raw = json.dumps(inner, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    b64 = base64.b64encode(raw).decode("ascii")
+    body: dict[str, str] = {"hs": b64}
+    sig = signature(b64, secret, signing)
+    if sig is not None:
+        body["s"] = sig
+    body["event_type"] = BATCH_EVENT
+    return json.dumps(body, separators=(",", ":")).encode("ascii")
+
+
+def decode_batch(body: bytes | str) -> dict[str, Any]:
+    """Inverse of encode_batch's ``hs``: the inner object (for logs and tests)."""
+    outer = json.loads(body)
+    decoded: dict[str, Any] = json.loads(base64.b64decode(outer["hs"]))
     return decoded

@@ -96,8 +96,11 @@ def _stack(environ: dict[str, str]) -> Any:
     return stack
 
 
-def batch(events: int, concurrency: int, table: bool, delay_ms: int = 50) -> dict[str, Any]:
-    environ = {"DELIVERY_CONCURRENCY": str(concurrency)}
+def batch(
+    events: int, concurrency: int, table: bool, delay_ms: int = 50, batch_size: int = 0
+) -> dict[str, Any]:
+    """One timed /v1/batch; batch_size >= 2 turns on /bt chunks (RICHPANEL_BATCH_SIZE)."""
+    environ = {"DELIVERY_CONCURRENCY": str(concurrency), "RICHPANEL_BATCH_SIZE": str(batch_size)}
     if not table:
         environ["IDEMPOTENCY_TABLE"] = ""
     stack = _stack(environ)
@@ -119,7 +122,13 @@ def batch(events: int, concurrency: int, table: bool, delay_ms: int = 50) -> dic
             "idempotency_table": dedupe_on,
             "wall_s": wall,
             "summary": answer.get("summary"),
-            "sandbox_requests": len(calls),
+            "batch_size": batch_size,
+            "sandbox_requests": len(calls),  # recorded calls: a /bt request records one per event
+            "http_requests": len({c["request_seq"] for c in calls}),
+            "http_requests_by_path": {
+                path: len({c["request_seq"] for c in calls if c["path"] == path})
+                for path in sorted({c["path"] for c in calls})
+            },
             "body_bytes": len(json.dumps(body)),
         }
     finally:
@@ -245,7 +254,8 @@ def main(argv: list[str]) -> None:
     if name == "cpu":
         result = cpu(float(args[0]) if args else 1.0)
     elif name == "batch":
-        result = batch(int(args[0]), int(args[1]), args[2] == "table")
+        size = int(args[3]) if len(args) > 3 else 0
+        result = batch(int(args[0]), int(args[1]), args[2] == "table", batch_size=size)
     elif name == "memory":
         result = memory(args[0])
     elif name == "drain":

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -17,11 +17,12 @@ from richpanel_destination.inbound.auth import Unauthorized, authenticate
 from richpanel_destination.inbound.decode import BadRequest
 from richpanel_destination.inbound.limits import LimitExceeded
 from richpanel_destination.inbound.request import ROUTES, read_request
+from richpanel_destination.observability import tracing
 from richpanel_destination.observability.metrics import record_ingest
 from richpanel_destination.secrets import SecretError
 
 logger = Logger(json_serializer=runtime.redactor().serializer)
-tracer = Tracer()
+tracer = tracing.tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -16,11 +16,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from richpanel_destination import runtime
 from richpanel_destination.delivery.redeliver import RetryLater, redeliver
+from richpanel_destination.observability import tracing
 from richpanel_destination.observability.metrics import record_retries
 from richpanel_destination.richpanel.outcomes import Outcome
 
 logger = Logger(json_serializer=runtime.redactor().serializer)
-tracer = Tracer()
+tracer = tracing.tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 tally: Counter[str] = Counter()  # this batch's retry outcomes, for metrics

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import cache
 
 from . import secrets
@@ -83,6 +84,6 @@ def reset() -> None:
     """Forget the singletons and cached secrets (tests that change the environment)."""
     for factory in (settings, auth_modes, redactor, richpanel, parking, dedupe, delivery):
         factory.cache_clear()
-    from aws_lambda_powertools.utilities import parameters
-
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
+    if parameters is not None:  # never imported: nothing cached (and no boto3 to load)
+        parameters.clear_caches()

@@ -77,8 +77,8 @@ clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmarks (a harness, not a test): table, bench/results/results.json and bench.png
-bench: venv
-	$(BIN)/python -m bench.run
+bench: venv build
+	PYTHON312="$(PY312_BIN)python3.12" $(BIN)/python -m bench.run
 
 docs: venv
 	PYTHONPATH=layers/common $(BIN)/python -m richpanel_destination.mapping.document > docs/mapping.md

@@ -100,6 +100,9 @@ def measure() -> dict[str, Any]:
         "eager_median_s": statistics.median(x["total_s"] for x in runs["eager"]),
         "aws_clients_median_s": statistics.median(x["total_s"] for x in runs["aws"]),
     }
+    from bench import artifact
+
+    r["artifact"] = artifact.measure()
     print("2/5 cpu ...", file=sys.stderr, flush=True)
     r["cpu"] = child(["cpu", "1.0"])
     print("3/5 batch ...", file=sys.stderr, flush=True)
@@ -140,6 +143,23 @@ def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
                 "target": 0.5 * eager,
                 "target_text": f"<= 0.5 x eager {eager:.3f} s = {0.5 * eager:.3f}",
                 "met": i[key] <= 0.5 * eager,
+            }
+        )
+    a = r.get("artifact")
+    for function in ("IngestFunction", "RetryFunction"):
+        name = function.removesuffix("Function").lower()
+        rows.append(
+            {
+                "measure": f"{name} import as Lambda loads the artifact (py3.12, 1980 mtimes)",
+                "value": a[f"{function}_bytecode_s"] if a else None,
+                "unit": "s",
+                "target": None,
+                "target_text": (
+                    f"without the bytecode: {a[f'{function}_no_bytecode_s']:.3f} s"
+                    if a
+                    else "n/a: needs make build and python3.12"
+                ),
+                "met": None,
             }
         )
     rows.append(

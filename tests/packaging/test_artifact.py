@@ -156,6 +156,21 @@ def test_layer_contents() -> None:
         assert (BUILD / function / "app.py").is_file()
 
 
+def test_layer_ships_bytecode_that_stays_valid_in_the_deployed_zip() -> None:
+    """Lambda cannot write __pycache__, and the zip dates every file 1980-01-01: each module
+    needs a cpython-312 .pyc that is hash-based and unchecked, or it is compiled every cold start.
+    """
+    sources = sorted(LAYER.rglob("*.py"))
+    assert len(sources) > 500
+    stale = []
+    for source in sources:
+        pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+        header = pyc.read_bytes()[:16] if pyc.is_file() else b""
+        if len(header) < 16 or int.from_bytes(header[4:8], "little") != 0b01:  # hash, unchecked
+            stale.append(str(source.relative_to(LAYER)))
+    assert not stale, f"{len(stale)} modules without an unchecked-hash .pyc: {stale[:5]}"
+
+
 def test_ingest_function_handles_every_sample(tmp_path: Path) -> None:
     report = _invoke("IngestFunction", INGEST_EVENTS, tmp_path)
     _assert_isolated(report, "IngestFunction")

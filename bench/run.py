@@ -81,6 +81,9 @@ def machine() -> dict[str, Any]:
 def measure() -> dict[str, Any]:
     r: dict[str, Any] = {"machine": machine()}
     print("1/5 init ...", file=sys.stderr, flush=True)
+    # As the built layer does: bytecode ready (PYTHONDONTWRITEBYTECODE may be set here)
+    sources = [str(ROOT / p) for p in ("layers/common", "functions", "bench")]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *sources], check=True)
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in (*INIT_KINDS, "eager", "aws")}
     init_child = str(ROOT / "bench" / "_init_child.py")
     for _ in range(INIT_RUNS):  # interleaved, so drift hits every kind alike

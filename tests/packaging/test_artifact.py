@@ -223,3 +223,26 @@ def test_the_layer_explains_a_refused_event_in_the_lambda_python() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[{'path': '/event', 'message': 'event is required'}]"
+
+
+def test_subsegment_tracing_loads_the_xray_sdk_from_the_layer_and_botocore_from_the_runtime() -> (
+    None
+):
+    """TraceSubsegments=true: the X-Ray SDK is in the layer; botocore is the runtime's only."""
+    assert not (LAYER / "botocore").exists()
+    paths = [str(BUILD / "IngestFunction"), str(LAYER), str(RUNTIME)]
+    code = (
+        f"import sys; sys.path[:0] = {paths!r}; import app, aws_xray_sdk.core, botocore;"
+        "print(type(app.tracer).__name__, aws_xray_sdk.__file__, botocore.__file__)"
+    )
+    done = subprocess.run(
+        [PYTHON312, "-I", "-S", "-c", code],
+        env={**ENV, "POWERTOOLS_TRACE_DISABLED": "false"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    tracer, xray, botocore = done.stdout.split()
+    assert tracer == "Tracer"
+    assert xray.startswith(str(LAYER)) and botocore.startswith(str(RUNTIME))

@@ -41,27 +41,23 @@ class RichpanelClient:
         session.headers.update({"Content-Type": "application/json", "User-Agent": USER_AGENT})
         self._session = session
 
+    def _signing(self) -> dict[str, Any]:
+        """What the wire needs besides the calls: credentials, signing, and now."""
+        credentials = self._credentials()
+        return {
+            "app_client_id": credentials.api_key,
+            "secret": credentials.api_secret,
+            "signing": self._settings.signing,
+            "sent_at_ms": int(time.time() * 1000),
+        }
+
     def encode(self, call: Mapping[str, Any]) -> bytes:
         """The exact request body for a call, signed and stamped now."""
-        credentials = self._credentials()
-        return wire.encode_call(
-            call,
-            app_client_id=credentials.api_key,
-            secret=credentials.api_secret,
-            signing=self._settings.signing,
-            sent_at_ms=int(time.time() * 1000),
-        )
+        return wire.encode_call(call, **self._signing())
 
     def encode_batch(self, calls: Sequence[Mapping[str, Any]]) -> bytes:
         """The exact /bt request body for several calls, signed and stamped now."""
-        credentials = self._credentials()
-        return wire.encode_batch(
-            calls,
-            app_client_id=credentials.api_key,
-            secret=credentials.api_secret,
-            signing=self._settings.signing,
-            sent_at_ms=int(time.time() * 1000),
-        )
+        return wire.encode_batch(calls, **self._signing())
 
     def send(self, call: Mapping[str, Any]) -> Outcome:
         """POST one call; never raises for HTTP, transport or credential failures."""

@@ -18,12 +18,39 @@ from ..settings import Signing
 TRACK_PATH = "/t"
 
 
-def signature(b64: str, secret: str, signing: Signing) -> str | None:
+def _sign(b64: bytes, secret: str, signing: Signing) -> bytes | None:
     """Hex digest of ``b64 + secret`` (md5 as WooCommerce does, or sha256 as Magento does)."""
     if not secret or signing == "none":
         return None
-    digest = hashlib.md5 if signing == "md5" else hashlib.sha256
-    return digest((b64 + secret).encode("utf-8")).hexdigest()
+    digest = (hashlib.md5 if signing == "md5" else hashlib.sha256)(b64)
+    digest.update(secret.encode("utf-8"))
+    return digest.hexdigest().encode("ascii")
+
+
+def signature(b64: str, secret: str, signing: Signing) -> str | None:
+    """The signature of a base64 payload, as text (None when unsigned)."""
+    sig = _sign(b64.encode("ascii"), secret, signing)
+    return None if sig is None else sig.decode("ascii")
+
+
+def _stamped(call: Mapping[str, Any], app_client_id: str, sent_at_ms: int) -> dict[str, Any]:
+    """A call with the app client id and ``time.sentAt`` (the time of the request)."""
+    stamped = dict(call)
+    stamped["appClientId"] = app_client_id
+    stamped["time"] = {**dict(call.get("time") or {}), "sentAt": sent_at_ms}
+    return stamped
+
+
+def _envelope(key: bytes, payload: Any, secret: str, signing: Signing, extra: bytes = b"") -> bytes:
+    """``{key: base64(json(payload)), "s": signature}`` written around the base64 bytes.
+
+    base64 and hex need no JSON escaping, so the envelope is not serialised again.
+    """
+    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    b64 = base64.b64encode(raw)
+    sig = _sign(b64, secret, signing)
+    signed = b"" if sig is None else b',"s":"' + sig + b'"'
+    return b'{"' + key + b'":"' + b64 + b'"' + signed + extra + b"}"
 
 
 def encode_call(
@@ -35,17 +62,7 @@ def encode_call(
     sent_at_ms: int,
 ) -> bytes:
     """The request body for one call, stamped with the app client id and ``time.sentAt``."""
-    stamped = dict(call)
-    stamped["appClientId"] = app_client_id
-    stamped["time"] = {**dict(call.get("time") or {}), "sentAt": sent_at_ms}
-    raw = json.dumps(stamped, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    b64 = base64.b64encode(raw)
-    # base64 and hex need no JSON escaping: the envelope is written, not serialised again
-    if not secret or signing == "none":
-        return b'{"h":"' + b64 + b'"}'
-    digest = (hashlib.md5 if signing == "md5" else hashlib.sha256)(b64)
-    digest.update(secret.encode("utf-8"))
-    return b'{"h":"' + b64 + b'","s":"' + digest.hexdigest().encode("ascii") + b'"}'
+    return _envelope(b"h", _stamped(call, app_client_id, sent_at_ms), secret, signing)
 
 
 def decode_body(body: bytes | str) -> dict[str, Any]:
@@ -61,14 +78,7 @@ def decode_body(body: bytes | str) -> dict[str, Any]:
 
 BATCH_PATH = "/bt"
 BATCH_EVENT = "send_batch"
-
-
-def _stamped(call: Mapping[str, Any], app_client_id: str, sent_at_ms: int) -> dict[str, Any]:
-    """A call stamped as encode_call stamps it: appClientId and time.sentAt."""
-    stamped = dict(call)
-    stamped["appClientId"] = app_client_id
-    stamped["time"] = {**dict(call.get("time") or {}), "sentAt": sent_at_ms}
-    return stamped
+BATCH_EVENT_BYTES = BATCH_EVENT.encode("ascii")
 
 
 def encode_batch(
@@ -89,14 +99,7 @@ def encode_batch(
         "events": [_stamped(call, app_client_id, sent_at_ms) for call in calls],
         "event": BATCH_EVENT,
     }
-    raw = json.dumps(inner, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    b64 = base64.b64encode(raw).decode("ascii")
-    body: dict[str, str] = {"hs": b64}
-    sig = signature(b64, secret, signing)
-    if sig is not None:
-        body["s"] = sig
-    body["event_type"] = BATCH_EVENT
-    return json.dumps(body, separators=(",", ":")).encode("ascii")
+    return _envelope(b"hs", inner, secret, signing, b',"event_type":"' + BATCH_EVENT_BYTES + b'"')
 
 
 def decode_batch(body: bytes | str) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from local.template import LOCAL_STACK_NAME
+
 pytestmark = pytest.mark.integration
 NAMESPACE = "RichpanelDestination"
 
@@ -75,7 +77,7 @@ def test_a_mixed_batch_emits_the_expected_metrics_and_dimensions(stack: Any, wai
 
     blobs = emf_blobs(stack, since)
     assert all(blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == NAMESPACE for blob in blobs)
-    assert all(blob["service"] == "richpanel-destination" for blob in blobs)
+    assert all(blob["service"] == LOCAL_STACK_NAME for blob in blobs)  # the stack name
     calls = totals(blobs, "StatusClass")
     assert calls[("2xx", "RichpanelCalls")] >= 4  # three at ingest, one on retry
     assert calls[("5xx", "RichpanelCalls")] == 1

@@ -278,8 +278,12 @@ def test_the_metric_contract_matches_the_code() -> None:
     assert set(metrics.KNOWN_TYPES) | {"unknown"} == set(EVENT_TYPES)
 
 
-def test_metrics_namespace_and_service_are_the_functions(cfn: Any) -> None:
+def test_metrics_namespace_and_service_are_the_functions(cfn: Any, raw: Any) -> None:
     assert namespace(cfn) == "RichpanelDestination"
+    # the service dimension is the stack name (conftest deploys "richpanel-destination"), so
+    # a dev and a prod stack in one account never share an alarm or a dashboard line
+    variables = raw["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_SERVICE_NAME"] == {"Ref": "AWS::StackName"}
     assert service(cfn) == "richpanel-destination"
 
 

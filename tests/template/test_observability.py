@@ -117,6 +117,7 @@ ALARMS = {
     "IngestFunctionThrottlesAlarm": ("AWS/Lambda", "Throttles", "IngestFunction"),
     "RetryFunctionThrottlesAlarm": ("AWS/Lambda", "Throttles", "RetryFunction"),
     "EventsFailedAlarm": ("RichpanelDestination", "EventsFailed", None),
+    "RichpanelFailingAlarm": ("RichpanelDestination", "RetryScheduled", None),
 }
 QUERIES = {
     "FailuresByReasonQuery": "failures-by-reason",
@@ -321,13 +322,19 @@ def test_alarms_fire_on_anything_above_their_threshold_and_not_on_silence(cfn: A
     for alarm_id, alarm in alarms(cfn).items():
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold", alarm_id
         assert alarm["TreatMissingData"] == "notBreaching", alarm_id
-        assert alarm["EvaluationPeriods"] == 1, alarm_id
+        periods = 6 if alarm_id == "RichpanelFailingAlarm" else 1  # 30 minutes of failures
+        assert (alarm["EvaluationPeriods"], alarm.get("DatapointsToAlarm", 1)) == (periods,) * 2
         assert alarm["AlarmName"].startswith(f"{stack(cfn)}-"), alarm_id
         assert alarm["AlarmDescription"], alarm_id
         names.add(alarm["AlarmName"])
         if alarm_id != "RetryQueueAgeAlarm":
             assert alarm["Threshold"] == 0, alarm_id
     assert len(names) == len(ALARMS)
+
+
+def test_richpanel_failing_alarm_sums_postponed_retries_per_five_minutes(cfn: Any) -> None:
+    alarm = cfn.properties("RichpanelFailingAlarm")
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 300, 0)
 
 
 def test_dlq_alarm_fires_on_the_first_message(cfn: Any) -> None:

@@ -18,6 +18,13 @@ listed keys. *documented* fields are in Richpanel's or Segment's docs;
 (see `docs/richpanel-wire.md`).
 
 Every call also gets `appClientId` (the API Key) and `time.sentAt` on the wire.
+
+The table is the only description of the mapping. Each container compiles it
+once into a straight-line function (`mapping/codegen.py`; see the code with
+`python -m richpanel_destination.mapping.codegen identify`), and a property
+test holds the compiled code to a plain reading of the table. An `items`
+source that is not a list of objects (for example `products: 1`) gives no
+items; the value still travels in `properties`.
 """
 
 DECISIONS = """

@@ -162,6 +162,12 @@ class Stack:
             self._wait_sandbox_quiet()
         self.clear_calls()
 
+    def fresh(self) -> None:
+        """Fail the test if the stack has died; else reset it for the next test."""
+        if self.process.poll() is not None:
+            pytest.fail(f"local stack died (exit {self.process.returncode}):\n{self.log_tail()}")
+        self.reset()
+
     def _wait_sandbox_quiet(self, quiet_for: float = 0.5, timeout: float = 10.0) -> None:
         """Let an invocation that was in flight finish talking to the sandbox."""
         deadline = time.monotonic() + timeout
@@ -269,9 +275,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(autouse=True)
 def _reset_stack(stack: Stack) -> None:
     """Start every integration test from a normal sandbox and empty queues."""
-    if stack.process.poll() is not None:
-        pytest.fail(f"local stack died (exit {stack.process.returncode}):\n{stack.log_tail()}")
-    stack.reset()
+    stack.fresh()
 
 
 @pytest.fixture(name="wait_for")

@@ -30,9 +30,7 @@ def batch_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(autouse=True)
 def _reset_stack(batch_stack: Stack) -> None:
     """Overrides the conftest's: reset this module's stack, not the session one."""
-    if batch_stack.process.poll() is not None:
-        pytest.fail(f"batch stack died (exit {batch_stack.process.returncode})")
-    batch_stack.reset()
+    batch_stack.fresh()
 
 
 def tracks(n: int) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 
 class LocalHTTPServer(ThreadingHTTPServer):
@@ -40,6 +40,20 @@ class QuietHandler(BaseHTTPRequestHandler):
     # client's delayed ACK adds ~40 ms to every keep-alive response.
     disable_nagle_algorithm = True
     server: LocalHTTPServer
+    # The HTTP methods a subclass answers, all through dispatch(); others get 501.
+    methods: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for method in cls.methods:
+            setattr(cls, f"do_{method}", QuietHandler._dispatch_any)
+
+    def _dispatch_any(self) -> None:
+        self.dispatch()
+
+    def dispatch(self) -> None:
+        """Answer one request (any method in ``methods``)."""
+        raise NotImplementedError
 
     def log_message(self, format: str, *args: Any) -> None:
         """Access log on stderr unless the server is quiet."""

@@ -190,35 +190,10 @@ class _ApiServer(LocalHTTPServer):
 class _ApiHandler(QuietHandler):
     server: _ApiServer
 
-    def do_GET(self) -> None:
-        """Route a GET."""
-        self._route()
+    methods = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
-    def do_POST(self) -> None:
-        """Route a POST."""
-        self._route()
-
-    def do_PUT(self) -> None:
-        """Route a PUT."""
-        self._route()
-
-    def do_PATCH(self) -> None:
-        """Route a PATCH."""
-        self._route()
-
-    def do_DELETE(self) -> None:
-        """Route a DELETE."""
-        self._route()
-
-    def do_HEAD(self) -> None:
-        """Route a HEAD."""
-        self._route()
-
-    def do_OPTIONS(self) -> None:
-        """Route an OPTIONS."""
-        self._route()
-
-    def _route(self) -> None:
+    def dispatch(self) -> None:
+        """Route any method to the template's targets."""
         body = self.read_body()
         path = urlsplit(self.path).path
         path_matches = [(t, p) for t in self.server.targets if (p := t.match(path)) is not None]

@@ -406,23 +406,11 @@ class _SandboxServer(LocalHTTPServer):
 class _SandboxHandler(QuietHandler):
     server: _SandboxServer
 
-    def do_GET(self) -> None:
-        """Control API reads."""
-        self._dispatch()
+    # GET/DELETE: the control API; POST: ingest and control writes; PUT: answered uniformly
+    methods = ("GET", "POST", "DELETE", "PUT")
 
-    def do_POST(self) -> None:
-        """Ingest and control writes."""
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        """Control API resets."""
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        """Not allowed anywhere; answered uniformly."""
-        self._dispatch()
-
-    def _dispatch(self) -> None:
+    def dispatch(self) -> None:
+        """Ingest calls and the control API."""
         url = urlsplit(self.path)
         raw = self.read_body()
         state = self.server.state

@@ -7,7 +7,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 
 class LocalHTTPServer(ThreadingHTTPServer):
@@ -134,3 +134,28 @@ class ServerThread:
             self.server.shutdown()
             self._thread.join(timeout=5)
         self.server.server_close()
+
+
+class BackgroundServer:
+    """A server served by a ServerThread (``self._thread``): url, port, start(), stop()."""
+
+    _thread: ServerThread
+
+    @property
+    def url(self) -> str:
+        """http://host:port."""
+        return self._thread.url
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        return self._thread.port
+
+    def start(self) -> Self:
+        """Start serving in a background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._thread.stop()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from local._http import LocalHTTPServer, QuietHandler, ServerThread
+from local._http import BackgroundServer, LocalHTTPServer, QuietHandler, ServerThread
 from local.lambda_runtime import LocalFunction
 from local.template import LOCAL_ACCOUNT_ID, Template
 
@@ -238,8 +238,8 @@ class _ApiHandler(QuietHandler):
         self.send_body(status, payload, [*headers, ("x-amzn-RequestId", request_id)])
 
 
-class LocalApi:
-    """The local REST API server."""
+class LocalApi(BackgroundServer):
+    """The local REST API server (paths as in the template, no stage prefix)."""
 
     def __init__(
         self,
@@ -258,25 +258,6 @@ class LocalApi:
         self.targets = server.targets
         self.stage = stage
         self._thread = ServerThread(server, "local-api")
-
-    @property
-    def url(self) -> str:
-        """http://host:port of the API (paths as in the template, no stage prefix)."""
-        return self._thread.url
-
-    @property
-    def port(self) -> int:
-        """The bound port."""
-        return self._thread.port
-
-    def start(self) -> LocalApi:
-        """Start serving in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._thread.stop()
 
 
 def targets_from_template(

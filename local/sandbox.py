@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local._http import LocalHTTPServer, QuietHandler, ServerThread
+from local._http import BackgroundServer, LocalHTTPServer, QuietHandler, ServerThread
 
 SIGNING_CHOICES = ("none", "md5", "sha256")
 CONTROL_PREFIX = "/_sandbox/"
@@ -515,7 +515,7 @@ class _SandboxHandler(QuietHandler):
             self.send_json(404, {"error": "not found"})
 
 
-class Sandbox:
+class Sandbox(BackgroundServer):
     """An embeddable sandbox server."""
 
     def __init__(
@@ -532,25 +532,6 @@ class Sandbox:
         server = _SandboxServer((host, port), _SandboxHandler, quiet)
         server.state = self.state
         self._thread = ServerThread(server, "richpanel-sandbox")
-
-    @property
-    def url(self) -> str:
-        """http://host:port of the sandbox."""
-        return self._thread.url
-
-    @property
-    def port(self) -> int:
-        """The bound port."""
-        return self._thread.port
-
-    def start(self) -> Sandbox:
-        """Start serving in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._thread.stop()
 
 
 def start_sandbox(

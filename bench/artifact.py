@@ -1,5 +1,7 @@
 """Init as Lambda loads the built artifact: python3.12, read-only, every file dated 1980.
 
+Measured: the handler module's import plus the first event's validation.
+
 A copy of .aws-sam/build's function and layer, as built (unchecked-hash .pyc) and with
 the bytecode removed (what SAM's python3.12 builder ships), each file dated 1980-01-01
 as the zip `sam deploy` uploads does; ``python3.12 -I -S -B`` imports the handler module.
@@ -18,8 +20,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / ".aws-sam" / "build"
 EPOCH_1980 = 315532800
+# the handler module, then the first event's validation (its schema's fast check)
 PROBE = (
     "import sys, time; sys.path[:0] = sys.argv[1:3]; t = time.perf_counter(); import app; "
+    "from richpanel_destination.inbound.validate import validate_event; "
+    "assert not validate_event({'type': 'track', 'userId': 'u', 'event': 'E'}); "
     "print(time.perf_counter() - t)"
 )
 ENV = {

@@ -153,7 +153,7 @@ def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
         name = function.removesuffix("Function").lower()
         rows.append(
             {
-                "measure": f"{name} import as Lambda loads the artifact (py3.12, 1980 mtimes)",
+                "measure": f"{name} import + 1st validation, built artifact (py3.12, 1980)",
                 "value": a[f"{function}_bytecode_s"] if a else None,
                 "unit": "s",
                 "target": None,

@@ -246,3 +246,24 @@ def test_subsegment_tracing_loads_the_xray_sdk_from_the_layer_and_botocore_from_
     tracer, xray, botocore = done.stdout.split()
     assert tracer == "Tracer"
     assert xray.startswith(str(LAYER)) and botocore.startswith(str(RUNTIME))
+
+
+def test_the_layer_validates_with_the_validators_generated_at_build_time() -> None:
+    """Every call type's fast check comes from inbound/prebuilt, matching the schema files."""
+    code = (
+        "from richpanel_destination.inbound.validate import CALL_TYPES, fast_check_for;"
+        "print(sorted({fast_check_for(t).func.__module__ for t in CALL_TYPES}))"
+    )
+    done = subprocess.run(
+        [PYTHON312, "-I", "-S", "-c", f"import sys; sys.path[:0] = [{str(LAYER)!r}]; {code}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    modules = eval(done.stdout)  # a printed list of module names
+    prefix = "richpanel_destination.inbound.prebuilt."
+    assert modules and all(m.startswith(prefix) for m in modules), modules
+    assert (
+        len(modules) == len(list((LAYER / "richpanel_destination/inbound/schemas").glob("*"))) - 1
+    )

@@ -4,6 +4,7 @@ import pytest
 from jsonschema import Draft7Validator
 
 from richpanel_destination.inbound.validate import SCHEMA_DIR, validate_event, validator_for
+from tests.unit.inbound.golden import golden_events
 
 
 def pointers(event: object) -> list[str]:
@@ -86,20 +87,7 @@ def test_impossible_timestamps_are_rejected(stamp: str) -> None:
     ]
 
 
-def _golden_events() -> list[dict[str, object]]:
-    from pathlib import Path
-
-    events: list[dict[str, object]] = []
-    for path in sorted((Path(__file__).parents[2] / "fixtures" / "golden").glob("*.json")):
-        body = json.loads(path.read_text()).get("request", {}).get("body")
-        items = body.get("batch") if isinstance(body, dict) and "batch" in body else body
-        for item in items if isinstance(items, list) else [items]:
-            if isinstance(item, dict) and isinstance(item.get("type"), str):
-                events.append(item)
-    return events
-
-
-GOLDEN_EVENTS = _golden_events()
+GOLDEN_EVENTS = golden_events()
 
 
 def test_there_are_golden_events_to_compare() -> None:

@@ -8,10 +8,12 @@ with its JSON pointer. jsonschema is imported on that first refusal, not at cold
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,14 +80,35 @@ def _bundled(name: str) -> dict[str, Any]:
     return schema
 
 
+def schema_hash(schema: dict[str, Any]) -> str:
+    """Identifies a bundled schema (a prebuilt validator records the one it came from)."""
+    return hashlib.sha256(json.dumps(schema, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _prebuilt(call_type: str, schema: dict[str, Any]) -> Callable[[Any], Any] | None:
+    """The validator the layer build generated for this schema (inbound/prebuild.py), if any."""
+    try:
+        module = importlib.import_module(f"{__package__}.prebuilt.{call_type}")
+    except ImportError:
+        return None  # a source checkout: not built
+    if getattr(module, "SCHEMA_SHA256", None) != schema_hash(schema):
+        return None  # generated from other schema files: never trust it
+    return partial(module.validate, custom_formats={TIMESTAMP_FORMAT: _is_timestamp})
+
+
 @cache
 def fast_check_for(call_type: str) -> Callable[[Any], Any] | None:
-    """The compiled check for a call type, built once per container; None if no schema."""
+    """The compiled check for a call type, once per container; None if no schema.
+
+    The built layer ships it generated (about 0.3 ms to import); otherwise fastjsonschema
+    generates it here (about 5 ms).
+    """
     name = _schema_name(call_type)
     if name is None:
         return None
-    check: Callable[[Any], Any] = fastjsonschema.compile(
-        _bundled(name), formats={TIMESTAMP_FORMAT: _is_timestamp}
+    schema = _bundled(name)
+    check: Callable[[Any], Any] = _prebuilt(call_type, schema) or fastjsonschema.compile(
+        schema, formats={TIMESTAMP_FORMAT: _is_timestamp}
     )
     return check
 

@@ -205,8 +205,18 @@ def test_retry_function_reports_its_message_failed(tmp_path: Path) -> None:
     }
 
 
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__]))
+def _in_lambda_python(code: str, paths: list[Path], env: dict[str, str] | None = None) -> str:
+    """Run code in a fresh ``python3.12 -I -S`` whose sys.path starts with paths; its stdout."""
+    prelude = f"import sys; sys.path[:0] = {[str(p) for p in paths]!r}; "
+    done = subprocess.run(
+        [PYTHON312, "-I", "-S", "-c", prelude + code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 def test_the_layer_explains_a_refused_event_in_the_lambda_python() -> None:
@@ -215,14 +225,8 @@ def test_the_layer_explains_a_refused_event_in_the_lambda_python() -> None:
         "from richpanel_destination.inbound.validate import validate_event;"
         "print([p.as_dict() for p in validate_event({'type': 'track', 'userId': 'u'})])"
     )
-    done = subprocess.run(
-        [PYTHON312, "-I", "-S", "-c", f"import sys; sys.path[:0] = [{str(LAYER)!r}]; {code}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[{'path': '/event', 'message': 'event is required'}]"
+    answer = _in_lambda_python(code, [LAYER])
+    assert answer == "[{'path': '/event', 'message': 'event is required'}]"
 
 
 def test_subsegment_tracing_loads_the_xray_sdk_from_the_layer_and_botocore_from_the_runtime() -> (
@@ -230,20 +234,13 @@ def test_subsegment_tracing_loads_the_xray_sdk_from_the_layer_and_botocore_from_
 ):
     """TraceSubsegments=true: the X-Ray SDK is in the layer; botocore is the runtime's only."""
     assert not (LAYER / "botocore").exists()
-    paths = [str(BUILD / "IngestFunction"), str(LAYER), str(RUNTIME)]
     code = (
-        f"import sys; sys.path[:0] = {paths!r}; import app, aws_xray_sdk.core, botocore;"
+        "import app, aws_xray_sdk.core, botocore;"
         "print(type(app.tracer).__name__, aws_xray_sdk.__file__, botocore.__file__)"
     )
-    done = subprocess.run(
-        [PYTHON312, "-I", "-S", "-c", code],
-        env={**ENV, "POWERTOOLS_TRACE_DISABLED": "false"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    tracer, xray, botocore = done.stdout.split()
+    paths = [BUILD / "IngestFunction", LAYER, RUNTIME]
+    answer = _in_lambda_python(code, paths, {**ENV, "POWERTOOLS_TRACE_DISABLED": "false"})
+    tracer, xray, botocore = answer.split()
     assert tracer == "Tracer"
     assert xray.startswith(str(LAYER)) and botocore.startswith(str(RUNTIME))
 
@@ -251,19 +248,15 @@ def test_subsegment_tracing_loads_the_xray_sdk_from_the_layer_and_botocore_from_
 def test_the_layer_validates_with_the_validators_generated_at_build_time() -> None:
     """Every call type's fast check comes from inbound/prebuilt, matching the schema files."""
     code = (
-        "from richpanel_destination.inbound.validate import CALL_TYPES, fast_check_for;"
-        "print(sorted({fast_check_for(t).func.__module__ for t in CALL_TYPES}))"
+        "import json; from richpanel_destination.inbound.validate import CALL_TYPES, "
+        "fast_check_for; print(json.dumps(sorted(fast_check_for(t).func.__module__ "
+        "for t in CALL_TYPES)))"
     )
-    done = subprocess.run(
-        [PYTHON312, "-I", "-S", "-c", f"import sys; sys.path[:0] = [{str(LAYER)!r}]; {code}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    modules = eval(done.stdout)  # a printed list of module names
-    prefix = "richpanel_destination.inbound.prebuilt."
-    assert modules and all(m.startswith(prefix) for m in modules), modules
-    assert (
-        len(modules) == len(list((LAYER / "richpanel_destination/inbound/schemas").glob("*"))) - 1
-    )
+    modules = json.loads(_in_lambda_python(code, [LAYER]))
+    schemas = LAYER / "richpanel_destination" / "inbound" / "schemas"
+    call_types = sorted(p.stem for p in schemas.glob("*.json") if p.stem != "common")
+    assert modules == [f"richpanel_destination.inbound.prebuilt.{t}" for t in call_types]
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__]))

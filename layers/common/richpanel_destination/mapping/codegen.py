@@ -16,7 +16,7 @@ from .table import Rule
 
 Builder = Callable[[dict[str, Any]], dict[str, Any]]
 
-EMPTY = "({v} is None or (not {v} and isinstance({v}, (str, dict, list))))"  # None, '', {{}}, []
+EMPTY = "({v} is None or (not {v} and isinstance({v}, (str, dict, list))))"  # None, '', {}, []
 
 
 def _empty(name: str) -> str:

@@ -37,6 +37,7 @@ from tests.integration.conftest import (
     _child_environment,
     _tail,
 )
+from tests.processes import stop
 
 from .conftest import HTTP_TALLY, PROFILE
 
@@ -81,12 +82,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.1)
         yield str(json.loads(ready_file.read_text(encoding="utf-8"))["api"])
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process)
 
 
 schema = schemathesis.openapi.from_path(OPENAPI)

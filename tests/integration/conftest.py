@@ -31,6 +31,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from local.secrets import LOCAL_WRITE_KEY  # noqa: E402 - needs REPO_ROOT on sys.path
 from local.template import LOCAL_REGION, Template  # noqa: E402 - needs REPO_ROOT on sys.path
+from tests.processes import stop  # noqa: E402 - needs REPO_ROOT on sys.path
 
 STARTUP_TIMEOUT_SECONDS = 60
 # Fast retries for tests; these names are template-declared variables the runner honours.
@@ -256,13 +257,7 @@ def running_stack(workdir: Path, environment: Mapping[str, str] | None = None) -
             process=process,
         )
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+        stop(process)
 
 
 @pytest.fixture(scope="session")

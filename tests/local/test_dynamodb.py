@@ -23,6 +23,7 @@ from local.dynamodb import (
 from local.run import merged_environment
 from local.sqs import LocalSqs
 from local.template import REPO_ROOT, Template, TemplateError
+from tests.processes import stop
 
 IDEMPOTENCY_TABLE = """
   IdempotencyTable:
@@ -223,9 +224,4 @@ def test_local_run_creates_table_and_reports_it(tmp_path: Path) -> None:
         assert f"DynamoDB (moto, same endpoint): {info['sqs_endpoint']}" in banner
         assert f"IdempotencyTable {table_name}  (TTL on expiration)" in banner
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process)

@@ -13,12 +13,12 @@ from ..mapping.routing import skip_reason
 from ..mapping.transform import MappingError, to_richpanel
 from ..richpanel.client import RichpanelClient
 from ..richpanel.outcomes import Kind, Outcome
-from .dedupe import DedupeUnavailable, Deduplicator
+from .dedupe import LATE, DedupeUnavailable, Deduplicator
 from .park import Parcel, Parking, dead_letter_parcel, envelope, retry_parcel
 from .results import EventResult, Fate
 
 PARK_RESERVE_SECONDS = 1.0  # kept back from the budget for parking what is not delivered
-OUT_OF_TIME = Outcome(Kind.RETRYABLE, "no answer from Richpanel within the delivery budget")
+OUT_OF_TIME = LATE  # one outcome for "the budget ran out", batch or single
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def send_chunk(
         outcome = OUT_OF_TIME if late else client.send_batch([p.call for p in chunk])
         return {p.index: outcome for p in chunk}
     items = [(p.message_id, p.call) for p in chunk]
-    outcomes = dedupe.send_batch(items, client.send_batch, deadline=deadline, late=OUT_OF_TIME)
+    outcomes = dedupe.send_batch(items, client.send_batch, deadline=deadline)
     return {p.index: outcome for p, outcome in zip(chunk, outcomes, strict=True)}
 
 

@@ -146,33 +146,49 @@ def memory(kind: str) -> dict[str, Any]:
         workload.FakeContext(),
     )
     after_init = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    from richpanel_destination.inbound.limits import MAX_BATCH_EVENTS, MAX_REQUEST_BYTES
+    from richpanel_destination.inbound.limits import TRACKING_API, WEBHOOK
 
-    if kind == "many":  # the most events the limits allow (2,500), the request just under 500 KB
+    def small(i: int, pad: int) -> dict[str, Any]:
+        return {
+            "type": "track",
+            "event": "Clicked",
+            "userId": f"u-{i}",
+            "messageId": f"m-{i:05d}",
+            "properties": {"p": "x" * pad},
+        }
 
-        def small(i: int, pad: int) -> dict[str, Any]:
-            return {
-                "type": "track",
-                "event": "Clicked",
-                "userId": f"u-{i}",
-                "messageId": f"m-{i:05d}",
-                "properties": {"p": "x" * pad},
-            }
+    def filled(limits: Any, wrap: Any) -> list[dict[str, Any]]:
+        """As many events as the limits allow, padded to just under the request size."""
+        count = limits.batch_events
+        size = len(json.dumps(wrap([small(i, 0) for i in range(count)])))
+        pad = max(0, (limits.request_bytes - 64 - size) // count)
+        return [small(i, pad) for i in range(count)]
 
-        size = len(json.dumps({"batch": [small(i, 0) for i in range(MAX_BATCH_EVENTS)]}))
-        pad = max(0, (MAX_REQUEST_BYTES - 64 - size) // MAX_BATCH_EVENTS)
-        events = [small(i, pad) for i in range(MAX_BATCH_EVENTS)]
+    path, limits = "/v1/batch", TRACKING_API
+    if kind == "many":  # the most events the Tracking API allows (2,500), just under 500 KB
+        events = filled(limits, lambda items: {"batch": items})
+        body = json.dumps({"batch": events})
+    elif kind == "webhook":  # a 4,000-event Webhooks (Actions) batch just under 4.25 MiB
+        path, limits = "/v1/webhook", WEBHOOK
+        events = filled(limits, lambda items: items)
+        body = json.dumps(events)
     else:  # "large": 15 events of ~32 KB each (the per-event limit), ~480 KB
         events = workload.tracks(15, "l", pad=32 * 1024 - 700)
-    body = json.dumps({"batch": events})
-    assert len(body) <= MAX_REQUEST_BYTES, len(body)
-    answer = ingest(workload.proxy_event("/v1/batch", body), workload.FakeContext())
+        body = json.dumps({"batch": events})
+    assert len(body) <= limits.request_bytes, len(body)
+    # base64, as API Gateway hands every body to the function (BinaryMediaTypes */*)
+    event = workload.proxy_event(path, base64.b64encode(body.encode()).decode())
+    event["isBase64Encoded"] = True
+    del body
+    body_bytes = len(base64.b64decode(event["body"]))
+    answer = ingest(event, workload.FakeContext())
     summary = json.loads(answer["body"]).get("summary")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "kind": kind,
         "events": len(events),
-        "body_bytes": len(body),
+        "path": path,
+        "body_bytes": body_bytes,
         "status": answer["statusCode"],
         "summary": summary,
         "sent": richpanel.sent,

@@ -118,7 +118,7 @@ def measure() -> dict[str, Any]:
         "bt_table": child(["batch", str(BATCH), "16", "table", str(BT_CHUNK)]),
     }
     print("4/5 memory ...", file=sys.stderr, flush=True)
-    r["memory"] = {"many": child(["memory", "many"]), "large": child(["memory", "large"])}
+    r["memory"] = {kind: child(["memory", kind]) for kind in ("many", "large", "webhook")}
     print("5/5 retry drain ...", file=sys.stderr, flush=True)
     r["drain"] = {
         "table": child(["drain", str(DRAIN), "table"]),
@@ -242,7 +242,8 @@ def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
     for m in r["memory"].values():
         rows.append(
             {
-                "measure": f"peak RSS, {m['events']} events / {m['body_bytes'] // 1024} KB "
+                "measure": f"peak RSS, {m['path']}, {m['events']} events / "
+                f"{m['body_bytes'] // 1024} KB "
                 f"(after init {m['rss_after_init_mb']:.0f} MB)",
                 "value": m["peak_rss_mb"],
                 "unit": "MB",

@@ -130,7 +130,7 @@ class StubRichpanel:
     def __init__(self) -> None:
         self.sent = 0
 
-    def send(self, call: Any) -> Any:
+    def send(self, call: Any, within: float | None = None) -> Any:
         from richpanel_destination.richpanel.outcomes import Kind, Outcome
         from richpanel_destination.richpanel.wire import encode_call
 

@@ -21,7 +21,10 @@ from local.template import LOCAL_ACCOUNT_ID, Template
 
 Invoke = Callable[[dict[str, Any]], Any]
 
+# What API Gateway (REST) answers, as a 403, when no resource and method match the request:
+# an unknown path, a method the path does not declare, a missing or wrong stage.
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
+MISSING_TOKEN_HEADERS = [("x-amzn-ErrorType", "MissingAuthenticationTokenException")]
 INTERNAL_ERROR = {"message": "Internal server error"}
 _PARAM = re.compile(r"^\{([^}+]+)(\+?)\}$")
 
@@ -198,7 +201,7 @@ class _ApiHandler(QuietHandler):
         path = urlsplit(self.path).path
         path_matches = [(t, p) for t in self.server.targets if (p := t.match(path)) is not None]
         if not path_matches:
-            self.send_json(404, MISSING_TOKEN)
+            self.send_json(403, MISSING_TOKEN, MISSING_TOKEN_HEADERS)
             return
         resource = path_matches[0][0].resource  # the most specific resource wins
         candidates = [
@@ -209,7 +212,7 @@ class _ApiHandler(QuietHandler):
         candidates.sort(key=lambda pair: pair[0].method == "ANY")  # explicit method first
         chosen = candidates[0] if candidates else None
         if chosen is None:
-            self.send_json(403, MISSING_TOKEN)
+            self.send_json(403, MISSING_TOKEN, MISSING_TOKEN_HEADERS)
             return
         target, params = chosen
         event = build_event(

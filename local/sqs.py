@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from local import moto_fidelity
 from local.template import ResolveContext, Template
 
 FAKE_ACCESS_KEY = "testing"
@@ -118,6 +119,7 @@ class LocalSqs:
         """Configure; port 0 picks a free port; verbose keeps werkzeug's access log."""
         self.host = host
         self.verbose = verbose
+        moto_fidelity.apply()
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self._port: int | None = None
 

@@ -16,7 +16,7 @@ from richpanel_destination.delivery.results import RETRY_AFTER_SECONDS, Fate, re
 from richpanel_destination.inbound.auth import Unauthorized, authenticate
 from richpanel_destination.inbound.decode import BadRequest
 from richpanel_destination.inbound.limits import LimitExceeded
-from richpanel_destination.inbound.request import ROUTES, read_request
+from richpanel_destination.inbound.request import ROUTES, WEBHOOK, read_request
 from richpanel_destination.observability import tracing
 from richpanel_destination.observability.metrics import record_ingest
 from richpanel_destination.secrets import SecretError
@@ -73,7 +73,8 @@ def ingest(route: str) -> Response[str]:
     request = read_request(
         route, current.body, is_base64=bool(current.is_base64_encoded), headers=headers, admit=admit
     )
-    results = runtime.delivery().deliver(request.events, started=started)
+    forwarded = request.kind == WEBHOOK  # Segment already applied the Integrations object
+    results = runtime.delivery().deliver(request.events, started=started, forwarded=forwarded)
     record_ingest(results)
     for result in results:
         line = result.log_line()

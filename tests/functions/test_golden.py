@@ -57,6 +57,44 @@ def padded(request: dict[str, Any]) -> Any:
     return body
 
 
+def expand(case: dict[str, Any]) -> dict[str, Any]:
+    """A case with ``"repeat": N``: each list of one template in it becomes N copies.
+
+    The lists expanded are the request body, the expected results and the expected calls; in
+    each copy "{i}" inside a string becomes the copy's number, and a value that is exactly
+    "{i}" becomes that number. Big Actions batches stay short to read this way.
+    """
+    count = case.get("repeat")
+    if not count:
+        return case
+
+    def copy(template: Any, i: int) -> Any:
+        if template == "{i}":
+            return i
+        if isinstance(template, str):
+            return template.replace("{i}", str(i))
+        if isinstance(template, list):
+            return [copy(item, i) for item in template]
+        if isinstance(template, dict):
+            return {key: copy(value, i) for key, value in template.items()}
+        return template
+
+    def many(template_list: list[Any]) -> list[Any]:
+        (template,) = template_list
+        return [copy(template, i) for i in range(count)]
+
+    request, expect = case["request"], case["expect"]
+    return {
+        **case,
+        "request": {**request, "body": many(request["body"])},
+        "expect": {
+            **expect,
+            "response": {**expect["response"], "results": many(expect["response"]["results"])},
+            "richpanel": many(expect["richpanel"]),
+        },
+    }
+
+
 def delivered_calls(sandbox_url: str) -> list[dict[str, Any]]:
     """Calls the sandbox accepted, without the per-request stamp, sorted by eventId."""
     calls = requests.get(f"{sandbox_url}/_sandbox/calls", timeout=5).json()["calls"]
@@ -78,7 +116,7 @@ def test_there_are_at_least_forty_cases() -> None:
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_golden_case(local_stack: LocalStack, path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    case = json.loads(path.read_text())
+    case = expand(json.loads(path.read_text()))
     for name, value in case.get("settings", {}).items():
         monkeypatch.setenv(name, value)
     runtime.reset()
@@ -90,7 +128,7 @@ def test_golden_case(local_stack: LocalStack, path: Path, monkeypatch: pytest.Mo
             f"{local_stack.api.url}{case['request']['path']}",  # type: ignore[union-attr]
             data=raw,
             headers=headers,
-            timeout=10,
+            timeout=60,
         )
     finally:
         monkeypatch.undo()

@@ -128,7 +128,7 @@ class StubRichpanel:
         self.sent: list[tuple[dict[str, Any], Kind]] = []
         self._lock = Lock()
 
-    def send(self, call: Mapping[str, Any]) -> Outcome:
+    def send(self, call: Mapping[str, Any], within: float | None = None) -> Outcome:
         # what the real client does first: a call that cannot be encoded would fail there
         json.dumps(call, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         kind = decision(self.seed, call.get("eventId"))

@@ -170,11 +170,11 @@ def test_api_query_absent_binary_body_and_path_params(
 
 
 def test_api_gateway_errors(api: tuple[LocalApi, list[dict[str, Any]]]) -> None:
-    """Unknown path 404, wrong method 403, handler error or malformed response 502."""
+    """Unknown path or wrong method 403 (as API Gateway), handler error or bad response 502."""
     server, _ = api
     missing = requests.post(f"{server.url}/v1/nothing", json={}, timeout=5)
     assert (missing.status_code, missing.json()) == (
-        404,
+        403,
         {"message": "Missing Authentication Token"},
     )
     wrong_method = requests.get(f"{server.url}/v1/track", timeout=5)

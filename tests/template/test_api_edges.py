@@ -16,10 +16,12 @@ WEB_ACL_ARN = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/edge/0a1b2c3
 CIDRS = "192.0.2.0/24,198.51.100.7/32"
 STAGE_ARN = "arn:aws:apigateway:us-east-1::/restapis/<IngestApi>/stages/<IngestApiStage>"
 WAF_TYPES = ("AWS::WAFv2::WebACL", "AWS::WAFv2::WebACLAssociation")
-# The ingest code's limit (richpanel_destination.inbound.limits.MAX_REQUEST_BYTES) and the
-# Content-Length from which the created web ACL answers 413.
+# The ingest code's limits (richpanel_destination.inbound.limits) and the Content-Length from
+# which the created web ACL answers 413, per route.
 MAX_REQUEST_BYTES = 500 * 1024
 WAF_BLOCKS_FROM = 600_000
+WEBHOOK_MAX_REQUEST_BYTES = 4 * 1024 * 1024 + 256 * 1024
+WEBHOOK_WAF_BLOCKS_FROM = 4_700_000
 
 
 def method_settings(cfn: Any) -> list[dict[str, Any]]:
@@ -37,16 +39,43 @@ def waf_resources(cfn: Any) -> dict[str, str]:
     }
 
 
-def size_rule_regexes(cfn: Any) -> list[str]:
-    (rule,) = cfn.properties("IngestWebAcl")["Rules"]
-    statements = rule["Statement"]["OrStatement"]["Statements"]
+def _regexes(statement: dict[str, Any]) -> list[str]:
     regexes = []
-    for statement in statements:
-        match = statement["RegexMatchStatement"]
+    for item in statement["OrStatement"]["Statements"]:
+        match = item["RegexMatchStatement"]
         assert match["FieldToMatch"] == {"SingleHeader": {"Name": "content-length"}}
         assert match["TextTransformations"] == [{"Priority": 0, "Type": "NONE"}]
         regexes.append(match["RegexString"])
     return regexes
+
+
+def size_rules(cfn: Any) -> dict[str, dict[str, Any]]:
+    return {rule["Name"]: rule for rule in cfn.properties("IngestWebAcl")["Rules"]}
+
+
+def size_rule_regexes(cfn: Any) -> list[str]:
+    rules = size_rules(cfn)
+    tracking = rules["RequestTooLarge"]["Statement"]["AndStatement"]["Statements"][1]
+    return _regexes(tracking) + _regexes(rules["WebhookRequestTooLarge"]["Statement"])
+
+
+def waf_blocks(cfn: Any, path: str, content_length: str) -> str | None:
+    """The body key of the rule that blocks this request, evaluated as WAF would, or None."""
+    for rule in sorted(size_rules(cfn).values(), key=lambda r: r["Priority"]):
+        statement = rule["Statement"]
+        if "AndStatement" in statement:
+            skip, sizes = statement["AndStatement"]["Statements"]
+            match = skip["NotStatement"]["Statement"]["ByteMatchStatement"]
+            assert match["PositionalConstraint"] == "ENDS_WITH"
+            assert match["FieldToMatch"] == {"UriPath": {}}
+            if path.lower().endswith(match["SearchString"]):
+                continue
+        else:
+            sizes = statement
+        if any(re.search(rx, content_length) for rx in _regexes(sizes)):
+            key: str = rule["Action"]["Block"]["CustomResponse"]["CustomResponseBodyKey"]
+            return key
+    return None
 
 
 # --------------------------------------------------------------------------- throttling
@@ -120,15 +149,15 @@ def test_created_web_acl_guards_the_stage(cfn_for: Callable[..., Any]) -> None:
     acl = cfn.properties("IngestWebAcl")
     assert acl["Scope"] == "REGIONAL"
     assert acl["DefaultAction"] == {"Allow": {}}
-    (rule,) = acl["Rules"]
-    assert rule["Action"] == {
-        "Block": {
-            "CustomResponse": {"ResponseCode": 413, "CustomResponseBodyKey": "RequestTooLarge"}
-        }
-    }
-    body = acl["CustomResponseBodies"]["RequestTooLarge"]
-    assert body["ContentType"] == "APPLICATION_JSON"
-    assert "message" in json.loads(body["Content"])
+    keys = ["RequestTooLarge", "WebhookRequestTooLarge"]
+    assert [rule["Action"] for rule in acl["Rules"]] == [
+        {"Block": {"CustomResponse": {"ResponseCode": 413, "CustomResponseBodyKey": key}}}
+        for key in keys
+    ]
+    for key, limit in zip(keys, (MAX_REQUEST_BYTES, WEBHOOK_MAX_REQUEST_BYTES), strict=True):
+        body = acl["CustomResponseBodies"][key]
+        assert body["ContentType"] == "APPLICATION_JSON"
+        assert f"({limit} bytes)" in json.loads(body["Content"])["message"]
 
 
 def test_brought_web_acl_guards_the_stage(cfn_for: Callable[..., Any]) -> None:
@@ -183,8 +212,35 @@ def test_web_acl_arn_pattern(raw: dict[str, Any]) -> None:
 def test_size_rule_blocks_content_length_from_600000(
     cfn_for: Callable[..., Any], content_length: str, blocked: bool
 ) -> None:
-    regexes = size_rule_regexes(cfn_for(CreateWebAcl="true"))
-    assert any(re.search(rx, content_length) for rx in regexes) is blocked
+    cfn = cfn_for(CreateWebAcl="true")
+    answer = waf_blocks(cfn, "/live/v1/batch", content_length)
+    assert (answer is not None) is blocked
+    if blocked and int(content_length or 0) < WEBHOOK_WAF_BLOCKS_FROM:
+        assert answer == "RequestTooLarge"
+
+
+@pytest.mark.parametrize(
+    ("content_length", "blocked"),
+    [
+        (str(WAF_BLOCKS_FROM), False),  # the Tracking API limit does not apply here
+        ("1000000", False),
+        (str(WEBHOOK_MAX_REQUEST_BYTES), False),  # the largest request the webhook route takes
+        (str(WEBHOOK_WAF_BLOCKS_FROM - 1), False),
+        (str(WEBHOOK_WAF_BLOCKS_FROM), True),
+        ("4999999", True),
+        ("5000000", True),
+        ("9999999", True),
+        ("10485760", True),
+        ("004700000", True),
+        ("004699999", False),
+    ],
+)
+@pytest.mark.parametrize("path", ["/live/v1/webhook", "/live/v1/WEBHOOK"])
+def test_webhook_route_is_blocked_only_past_its_own_limit(
+    cfn_for: Callable[..., Any], path: str, content_length: str, blocked: bool
+) -> None:
+    answer = waf_blocks(cfn_for(CreateWebAcl="true"), path, content_length)
+    assert answer == ("WebhookRequestTooLarge" if blocked else None)
 
 
 def test_size_rule_regexes_avoid_constructs_waf_rejects(cfn_for: Callable[..., Any]) -> None:

@@ -69,3 +69,14 @@ def test_inbound_lists_must_hold_strings(sm: object) -> None:
     arn = put(sm, "in2", {"writeKeys": [1]})
     with pytest.raises(SecretError, match="writeKeys must be a list of non-empty strings"):
         inbound_credentials(arn, 0)
+
+
+def test_a_secret_in_another_region_is_named_in_the_error() -> None:
+    from richpanel_destination.secrets import region_mismatch
+
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/richpanel-AbCdEf"
+    assert region_mismatch(arn, "us-east-1") == (
+        " (the secret is in eu-west-1, this function runs in us-east-1: create it there)"
+    )
+    assert region_mismatch(arn, "eu-west-1") == ""
+    assert region_mismatch("not-an-arn", "us-east-1") == ""

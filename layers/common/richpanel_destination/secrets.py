@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,10 +37,21 @@ def _read(arn: str, max_age: int) -> dict[str, Any]:
             arn, max_age=max_age, transform="json", force_fetch=max_age <= 0
         )
     except Exception as exc:  # Powertools wraps boto3 and JSON errors in several types
-        raise SecretError(f"cannot read secret {arn}: {type(exc).__name__}") from exc
+        raise SecretError(
+            f"cannot read secret {arn}: {type(exc).__name__}{region_mismatch(arn)}"
+        ) from exc
     if not isinstance(value, dict):
         raise SecretError(f"secret {arn} is not a JSON object")
     return value
+
+
+def region_mismatch(arn: str, region: str | None = None) -> str:
+    """A note when the secret lives in another region than this function (docs/deploy.md)."""
+    parts = arn.split(":")
+    here = region if region is not None else os.environ.get("AWS_REGION", "")
+    if len(parts) > 3 and here and parts[3] != here:
+        return f" (the secret is in {parts[3]}, this function runs in {here}: create it there)"
+    return ""
 
 
 def _strings(value: Any, field: str, arn: str) -> tuple[str, ...]:

@@ -8,7 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from richpanel_destination.delivery.park import Parcel, ParkError
-from richpanel_destination.richpanel.outcomes import Outcome
+from richpanel_destination.richpanel.outcomes import Kind, Outcome
+
+TIMED_OUT = Outcome(Kind.RETRYABLE, "ReadTimeout: the request's total timeout passed")
 
 
 class FakeClient:
@@ -19,21 +21,34 @@ class FakeClient:
         self.delay = delay
         self.calls: list[Mapping[str, Any]] = []
         self.batches: list[list[Mapping[str, Any]]] = []  # /bt requests, each with its calls
+        self.sends_within: list[float | None] = []  # the time each send was given
+        self.finished: list[float] = []  # when each send ended (time.monotonic())
         self._lock = threading.Lock()
 
-    def send(self, call: Mapping[str, Any]) -> Outcome:
+    def send(self, call: Mapping[str, Any], within: float | None = None) -> Outcome:
         with self._lock:
             self.calls.append(call)
             outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
-        time.sleep(self.delay)
-        return outcome
+        return self._answer(outcome, within)
 
-    def send_batch(self, calls: Sequence[Mapping[str, Any]]) -> Outcome:
+    def send_batch(
+        self, calls: Sequence[Mapping[str, Any]], within: float | None = None
+    ) -> Outcome:
         """One /bt request: one outcome (taken like send's) for all its calls."""
         with self._lock:
             self.batches.append(list(calls))
             outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
-        time.sleep(self.delay)
+        return self._answer(outcome, within)
+
+    def _answer(self, outcome: Outcome, within: float | None) -> Outcome:
+        """The outcome after the delay, or a timeout once ``within`` seconds are up."""
+        self.sends_within.append(within)
+        if within is not None and self.delay > within:
+            time.sleep(within)
+            outcome = TIMED_OUT
+        else:
+            time.sleep(self.delay)
+        self.finished.append(time.monotonic())
         return outcome
 
 

@@ -5,10 +5,11 @@ from typing import Any
 import pytest
 
 from richpanel_destination.delivery.deliver import OUT_OF_TIME, Delivery
+from richpanel_destination.delivery.park import park_seconds
 from richpanel_destination.delivery.results import Fate, http_status, summary
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
 
-from .fakes import FakeClient, FakeParking
+from .fakes import TIMED_OUT, FakeClient, FakeParking
 
 OK = Outcome(Kind.DELIVERED, "Richpanel answered 200", 200)
 DOWN = Outcome(Kind.RETRYABLE, "Richpanel answered 503", 503, retry_after=5)
@@ -129,8 +130,21 @@ def test_what_misses_the_budget_is_parked_and_the_answer_is_on_time() -> None:
     )
     assert time.monotonic() - started < 1.5
     assert [r.fate for r in results] == [Fate.QUEUED] * 3
-    assert {r.reason for r in results} == {OUT_OF_TIME.reason}
+    # the two sends that started were given only the time left, and ended by the deadline
+    assert [r.reason for r in results[:2]] == [TIMED_OUT.reason] * 2
+    assert all(w is not None and w <= 1.5 - park_seconds(3) for w in client.sends_within)
+    # the third could not have finished in time: never started
+    assert (len(client.calls), results[2].reason) == (2, OUT_OF_TIME.reason)
     assert len(parking.parcels) == 3
+
+
+def test_no_send_outlives_the_answer() -> None:
+    client = FakeClient(OK, delay=0.9)
+    events = [{**TRACK, "messageId": f"m{i}"} for i in range(6)]
+    delivery(client, concurrency=2, budget=1.5).deliver(events)
+    returned = time.monotonic()
+    time.sleep(1.0)
+    assert client.finished and max(client.finished) <= returned
 
 
 def test_duplicates_are_acknowledged_without_parking() -> None:
@@ -211,7 +225,10 @@ def test_a_chunk_unanswered_by_the_deadline_parks_all_its_events() -> None:
     started = time.monotonic()
     results = delivery(client, parking, concurrency=2, budget=1.5, batch_size=2).deliver(tracks(3))
     assert time.monotonic() - started < 1.5
-    assert [(r.fate, r.reason) for r in results] == [(Fate.QUEUED, OUT_OF_TIME.reason)] * 3
+    # both chunks were sent with the time left and timed out by the deadline
+    assert [(r.fate, r.reason) for r in results] == [(Fate.QUEUED, TIMED_OUT.reason)] * 3
+    assert len(client.batches) == 2
+    assert all(w is not None and w <= 1.5 - park_seconds(3) for w in client.sends_within)
     assert len(parking.parcels) == 3
 
 

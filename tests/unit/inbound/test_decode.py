@@ -138,7 +138,7 @@ def test_gzip_over_the_limit_once_inflated_says_so() -> None:
         decode(body, True, "gzip")
     assert str(caught.value) == (
         "Request body is over 512000 bytes once decompressed; "
-        "the limit is 500 KB (512000 bytes) per request"
+        "the limit is 500 KB (512000 bytes) per request on the Tracking API routes"
     )
 
 

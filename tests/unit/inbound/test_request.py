@@ -151,3 +151,26 @@ def test_a_lone_surrogate_is_replaced_not_refused() -> None:
     assert read_request("t", body, is_base64=False, headers=None).events == [
         {"userId": "u", "event": "E\ufffd", "type": "track"}
     ]
+
+
+def test_the_webhook_route_takes_batches_the_tracking_api_refuses() -> None:
+    item = {**TRACK, "type": "track", "properties": {"pad": "x" * 900}}  # ~1 KB each
+    body = [{**item, "messageId": f"m{i}"} for i in range(4_000)]
+    request = read("webhook", body)
+    assert (request.single, len(request.events)) == (False, 4_000)
+    with pytest.raises(LimitExceeded, match="4001 events; the limit is 4000"):
+        read("webhook", [*body, item])
+    with pytest.raises(LimitExceeded, match="per request on the Tracking API routes"):
+        read("batch", {"batch": body})  # ~4 MB: over 500 KB
+    with pytest.raises(LimitExceeded, match="2501 events; the limit is 2500"):
+        read("batch", {"batch": [{}] * 2_501})
+
+
+def test_the_webhook_route_refuses_a_body_over_its_size_limit() -> None:
+    from richpanel_destination.inbound.limits import WEBHOOK
+
+    pad = "x" * (30_000 - len(json.dumps({**TRACK, "type": "track", "p": ""})) - 5)
+    item = {**TRACK, "type": "track", "p": pad}
+    count = WEBHOOK.request_bytes // len(json.dumps(item)) + 1
+    with pytest.raises(LimitExceeded, match="per request on the webhook route"):
+        read("webhook", [item] * count)

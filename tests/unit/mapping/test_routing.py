@@ -37,3 +37,25 @@ def test_screen_is_delivered_only_with_the_setting() -> None:
 
 def test_delete_is_skipped() -> None:
     assert skip_reason({"type": "delete", "userId": "u"}) == "Richpanel does not take delete calls"
+
+
+@pytest.mark.parametrize(
+    "integrations",
+    [
+        {"All": False, "Webhooks (Actions)": True},  # an Engage audience sync to Webhooks (Actions)
+        {"All": False, "webhooks": True},
+        {"all": False, "Webhook": True},
+        {"All": False, "WEBHOOKS (ACTIONS)": {"some": "settings"}},
+        {"All": False},  # Segment let it through to the webhook: not filtered a second time
+    ],
+)
+def test_forwarded_calls_are_not_filtered_again(integrations: dict[str, object]) -> None:
+    event = {**BASE, "integrations": integrations}
+    assert skip_reason(event) is not None  # on the Tracking API routes it is skipped
+    assert skip_reason(event, forwarded=True) is None
+
+
+@pytest.mark.parametrize("name", ["Richpanel", "richpanel", "RICHPANEL"])
+def test_richpanel_false_skips_forwarded_calls_too(name: str) -> None:
+    event = {**BASE, "integrations": {"All": False, "Webhooks (Actions)": True, name: False}}
+    assert skip_reason(event, forwarded=True) == "integrations.Richpanel is false"

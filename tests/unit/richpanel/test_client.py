@@ -45,7 +45,7 @@ def test_posts_exact_request_with_timeouts() -> None:
     assert outcome.kind is Kind.DELIVERED
     (sent,) = session.sent
     assert sent["url"] == "https://rp.example/v2/t"
-    assert sent["timeout"] == (1.5, 2.5)
+    assert repr(sent["timeout"]) == "Timeout(connect=1.5, read=2.5, total=4.0)"
     decoded = decode_body(sent["data"])
     assert decoded["appClientId"] == "key-1"
     assert decoded["event"] == "identify"
@@ -90,7 +90,7 @@ def test_send_batch_posts_one_exact_bt_request() -> None:
     assert outcome.latency_ms is not None
     (sent,) = session.sent
     assert sent["url"] == "https://rp.example/v2/bt"
-    assert sent["timeout"] == (2.0, 2.5)
+    assert repr(sent["timeout"]) == "Timeout(connect=2.0, read=2.5, total=4.5)"
     assert session.headers["Content-Type"] == "application/json"
     outer = json.loads(sent["data"])
     assert list(outer) == ["hs", "s", "event_type"]
@@ -132,3 +132,41 @@ def test_send_batch_with_unreadable_credentials_is_retryable_and_sends_nothing()
     assert outcome.kind is Kind.RETRYABLE
     assert outcome.reason.startswith("Richpanel credentials unavailable: cannot read secret")
     assert session.sent == []
+
+
+def test_a_send_is_given_no_more_than_the_time_left() -> None:
+    session = FakeSession(FakeResponse(200))
+    RichpanelClient(SETTINGS, creds, session).send({"event": "x"}, within=0.8)
+    (sent,) = session.sent
+    assert repr(sent["timeout"]) == "Timeout(connect=0.8, read=0.8, total=0.8)"
+
+
+def test_the_time_left_ends_a_slow_answer_on_a_real_socket() -> None:
+    import http.server
+    import threading
+    import time
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(2.0)  # answers after the caller's time is up
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        settings = Settings(base_url=url, connect_timeout=2.0, read_timeout=3.0)
+        started = time.monotonic()
+        outcome = RichpanelClient(settings, creds).send({"event": "x"}, within=0.5)
+        took = time.monotonic() - started
+    finally:
+        server.shutdown()
+    assert outcome.kind is Kind.RETRYABLE
+    assert "timed out" in outcome.reason.lower()
+    assert took < 1.5  # the 3 s read timeout alone would have waited for the answer

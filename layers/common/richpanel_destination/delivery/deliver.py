@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -13,12 +14,15 @@ from ..mapping.routing import skip_reason
 from ..mapping.transform import MappingError, to_richpanel
 from ..richpanel.client import RichpanelClient
 from ..richpanel.outcomes import Kind, Outcome
-from .dedupe import LATE, DedupeUnavailable, Deduplicator
-from .park import Parcel, Parking, dead_letter_parcel, envelope, retry_parcel
+from .dedupe import LATE, DedupeUnavailable, Deduplicator, Send
+from .park import Parcel, Parking, dead_letter_parcel, envelope, park_seconds, retry_parcel
 from .results import EventResult, Fate
 
-PARK_RESERVE_SECONDS = 1.0  # kept back from the budget for parking what is not delivered
 OUT_OF_TIME = LATE  # one outcome for "the budget ran out", batch or single
+MIN_SEND_SECONDS = 0.1  # a send is not started with less time than this left
+WAIT_SLICE = 0.05  # how often the deadline (which moves as events are delivered) is re-read
+RUNNING_GRACE_SECONDS = 0.5  # for a send's bookkeeping (the store) after its deadline
+SETTLED = frozenset({Kind.DELIVERED, Kind.DUPLICATE})  # outcomes that park nothing
 
 
 @dataclass(frozen=True)
@@ -67,13 +71,15 @@ def _result(
     )
 
 
-def prepare(index: int, event: Any, *, screens_as_page_views: bool) -> EventResult | Pending:
+def prepare(
+    index: int, event: Any, *, screens_as_page_views: bool, forwarded: bool = False
+) -> EventResult | Pending:
     """Validate, route and map one event: a final result (rejected, skipped) or a call to send."""
     problems = validate_event(event)
     if problems:
         errors = [p.as_dict() for p in problems]
         return _result(index, event, Fate.REJECTED, "invalid Segment call", errors=errors)
-    skip = skip_reason(event, screens_as_page_views=screens_as_page_views)
+    skip = skip_reason(event, screens_as_page_views=screens_as_page_views, forwarded=forwarded)
     if skip:
         return _result(index, event, Fate.SKIPPED, skip)
     try:
@@ -89,33 +95,50 @@ def send_once(
     dedupe: Deduplicator | None,
     message_id: str | None,
     call: Mapping[str, Any],
+    send: Send | None = None,
 ) -> Outcome:
-    """One attempt, deduplicated on messageId when a table is configured."""
+    """One attempt, deduplicated on messageId when a table is configured.
+
+    ``send`` replaces ``client.send`` (Delivery passes one that keeps to its deadline).
+    """
+    post = client.send if send is None else send
     if dedupe is None:
-        return client.send(call)
+        return post(call)
     try:
-        return dedupe.send(message_id, call, client.send)
+        return dedupe.send(message_id, call, post)
     except DedupeUnavailable as exc:
         return Outcome(Kind.RETRYABLE, str(exc)[:300])
 
 
-def send_chunk(
-    client: RichpanelClient,
-    dedupe: Deduplicator | None,
-    chunk: list[Pending],
-    deadline: float | None = None,
-) -> dict[int, Outcome]:
-    """One /bt request for a chunk of events (deduplicated on messageId): an outcome per event.
+class Deadline:
+    """When sends must be over: the budget less the time parking what is left will take.
 
-    A chunk not sent by the deadline is not sent at all (its claims are released).
+    Every event not yet delivered may have to be parked, so the reserve shrinks (and the
+    deadline moves later) as events are delivered. A send starts only if it can be over by
+    the deadline, and is given no more time than is left, so none outlives the invocation.
     """
-    if dedupe is None:
-        late = deadline is not None and time.monotonic() >= deadline
-        outcome = OUT_OF_TIME if late else client.send_batch([p.call for p in chunk])
-        return {p.index: outcome for p in chunk}
-    items = [(p.message_id, p.call) for p in chunk]
-    outcomes = dedupe.send_batch(items, client.send_batch, deadline=deadline)
-    return {p.index: outcome for p, outcome in zip(chunk, outcomes, strict=True)}
+
+    def __init__(
+        self, started: float, budget: float, to_park: int, reserve: Callable[[int], float]
+    ) -> None:
+        self._end = started + budget
+        self._to_park = to_park
+        self._reserve = reserve
+        self._lock = threading.Lock()
+
+    def settled(self, count: int = 1) -> None:
+        """``count`` events need no parking any more (delivered, or already delivered)."""
+        with self._lock:
+            self._to_park -= count
+
+    def at(self) -> float:
+        """The monotonic time by which every send must be over."""
+        return self._end - self._reserve(self._to_park)
+
+    def left(self) -> float | None:
+        """Seconds a send may take from now, or None if there is too little time to start."""
+        left = self.at() - time.monotonic()
+        return left if left >= MIN_SEND_SECONDS else None
 
 
 class Delivery:
@@ -144,50 +167,85 @@ class Delivery:
         self.batch_size = batch_size
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="richpanel")
 
-    def deliver(self, events: list[Any], started: float | None = None) -> list[EventResult]:
-        """Every event's fate; the work ends within the budget counted from ``started``."""
+    def deliver(
+        self, events: list[Any], started: float | None = None, *, forwarded: bool = False
+    ) -> list[EventResult]:
+        """Every event's fate; the work ends within the budget counted from ``started``.
+
+        ``forwarded``: the events came from a Segment webhook destination (mapping/routing.py).
+        """
         started = time.monotonic() if started is None else started
         results: dict[int, EventResult] = {}
         pending: list[Pending] = []
         for index, event in enumerate(events):
-            prepared = prepare(index, event, screens_as_page_views=self.screens_as_page_views)
+            prepared = prepare(
+                index, event, screens_as_page_views=self.screens_as_page_views, forwarded=forwarded
+            )
             if isinstance(prepared, Pending):
                 pending.append(prepared)
             else:
                 results[index] = prepared
-        outcomes = self._send_all(pending, deadline=started + self.budget - PARK_RESERVE_SECONDS)
+        reserve = getattr(self.parking, "reserve", park_seconds)
+        deadline = Deadline(started, self.budget, len(pending), reserve)
+        if self.batch_size >= 2:
+            size = self.batch_size
+            groups = [pending[start : start + size] for start in range(0, len(pending), size)]
+            outcomes = self._run(groups, deadline, self._send_chunk)
+        else:
+            outcomes = self._run([[p] for p in pending], deadline, self._send_one)
         results.update(self._settle(pending, outcomes))
         return [results[i] for i in range(len(events))]
 
-    def _send_all(self, pending: list[Pending], deadline: float) -> dict[int, Outcome]:
-        if self.batch_size >= 2:
-            return self._send_chunks(pending, deadline)
-        futures: dict[Future[Outcome], Pending] = {
-            self._pool.submit(send_once, self.client, self.dedupe, p.message_id, p.call): p
-            for p in pending
-        }
-        done, late = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
-        outcomes = {futures[f].index: f.result() for f in done}
-        for future in late:
-            future.cancel()  # not started: never runs; running: finishes later, deduplicated
-            outcomes[futures[future].index] = OUT_OF_TIME
-        return outcomes
+    def _send_one(self, group: list[Pending], deadline: Deadline) -> list[Outcome]:
+        (p,) = group
+        if deadline.left() is None:
+            return [OUT_OF_TIME]  # not claimed, not sent
 
-    def _send_chunks(self, pending: list[Pending], deadline: float) -> dict[int, Outcome]:
-        """Chunks of batch_size events, one /bt request each, concurrently on the pool."""
-        size = self.batch_size
-        chunks = [pending[start : start + size] for start in range(0, len(pending), size)]
-        futures: dict[Future[dict[int, Outcome]], list[Pending]] = {
-            self._pool.submit(send_chunk, self.client, self.dedupe, chunk, deadline): chunk
-            for chunk in chunks
-        }
-        done, late = wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+        def post(call: Mapping[str, Any]) -> Outcome:
+            within = deadline.left()
+            return OUT_OF_TIME if within is None else self.client.send(call, within)
+
+        return [send_once(self.client, self.dedupe, p.message_id, p.call, post)]
+
+    def _send_chunk(self, chunk: list[Pending], deadline: Deadline) -> list[Outcome]:
+        """One /bt request for a chunk of events (deduplicated on messageId)."""
+        if deadline.left() is None:
+            return [OUT_OF_TIME] * len(chunk)
+
+        def post(calls: Sequence[Mapping[str, Any]]) -> Outcome:
+            within = deadline.left()
+            return OUT_OF_TIME if within is None else self.client.send_batch(calls, within)
+
+        if self.dedupe is None:
+            return [post([p.call for p in chunk])] * len(chunk)
+        return self.dedupe.send_batch([(p.message_id, p.call) for p in chunk], post)
+
+    def _run(
+        self,
+        groups: list[list[Pending]],
+        deadline: Deadline,
+        send: Callable[[list[Pending], Deadline], list[Outcome]],
+    ) -> dict[int, Outcome]:
+        """Send the groups concurrently until the deadline; an outcome per event."""
+
+        def work(group: list[Pending]) -> list[Outcome]:
+            outcomes = send(group, deadline)
+            deadline.settled(sum(o.kind in SETTLED for o in outcomes))
+            return outcomes
+
+        futures = {self._pool.submit(work, group): group for group in groups}
+        waiting: set[Future[list[Outcome]]] = set(futures)
+        while waiting and time.monotonic() < deadline.at():
+            _, waiting = wait(waiting, timeout=min(WAIT_SLICE, deadline.at() - time.monotonic()))
+        for future in waiting:
+            future.cancel()  # not started: never runs (a started send ends by the deadline)
+        running = [f for f in waiting if not f.cancelled()]
+        wait(running, timeout=RUNNING_GRACE_SECONDS)
         outcomes: dict[int, Outcome] = {}
-        for future in done:
-            outcomes.update(future.result())
-        for future in late:
-            future.cancel()  # as for single calls: a running chunk finishes later, deduplicated
-            outcomes.update({p.index: OUT_OF_TIME for p in futures[future]})
+        for future, group in futures.items():
+            done = future.done() and not future.cancelled()
+            answers = future.result() if done else [OUT_OF_TIME] * len(group)
+            outcomes.update({p.index: o for p, o in zip(group, answers, strict=True)})
         return outcomes
 
     def _settle(

@@ -11,7 +11,7 @@ import sys
 import zlib
 from typing import Any
 
-from .limits import MAX_REQUEST_BYTES, LimitExceeded, check_request_size
+from .limits import TRACKING_API, LimitExceeded, Limits
 
 # Top-level batch keys that apply to every item unless the item sets its own.
 BATCH_SHARED_KEYS = ("context", "integrations")
@@ -70,7 +70,13 @@ def check_content_type(content_type: str | None) -> None:
     )
 
 
-def body_bytes(body: str | None, *, is_base64: bool, content_encoding: str | None) -> bytes:
+def body_bytes(
+    body: str | None,
+    *,
+    is_base64: bool,
+    content_encoding: str | None,
+    limits: Limits = TRACKING_API,
+) -> bytes:
     """The request's JSON bytes: base64 undone, gzip inflated (never past the request limit)."""
     if body is None or body == "":
         raise BadRequest("Request body is empty; expected JSON")
@@ -86,29 +92,29 @@ def body_bytes(body: str | None, *, is_base64: bool, content_encoding: str | Non
             raise BadRequest(f"{NOT_JSON}{exc}") from exc
     encoding = (content_encoding or "").strip().lower()
     if encoding in ("gzip", "x-gzip"):
-        raw = _gunzip(raw)
+        raw = _gunzip(raw, limits)
     elif encoding not in ("", "identity"):
         raise BadRequest(f"Content-Encoding {encoding!r} is not supported; use gzip or none")
-    check_request_size(len(raw))
+    limits.check_request_size(len(raw))
     return raw
 
 
-def _gunzip(raw: bytes) -> bytes:
+def _gunzip(raw: bytes, limits: Limits) -> bytes:
     """Inflate every gzip member, stopping as soon as the output passes the request limit."""
     out = bytearray()
     rest = raw
     while rest:
         inflater = zlib.decompressobj(wbits=31)
         try:
-            out += inflater.decompress(rest, MAX_REQUEST_BYTES + 1 - len(out))
+            out += inflater.decompress(rest, limits.request_bytes + 1 - len(out))
         except zlib.error as exc:
             raise BadRequest(
                 f"Content-Encoding is gzip but the body is not valid gzip: {exc}"
             ) from exc
-        if len(out) > MAX_REQUEST_BYTES or inflater.unconsumed_tail:
+        if len(out) > limits.request_bytes or inflater.unconsumed_tail:
             raise LimitExceeded(
-                f"Request body is over {MAX_REQUEST_BYTES} bytes once decompressed; the limit is "
-                f"500 KB ({MAX_REQUEST_BYTES} bytes) per request"
+                f"Request body is over {limits.request_bytes} bytes once decompressed; "
+                + limits.request_limit_text()
             )
         if not inflater.eof:
             raise BadRequest("Content-Encoding is gzip but the body is a truncated gzip stream")

@@ -1,40 +1,77 @@
-"""Segment's HTTP Tracking API limits, enforced before any event is processed."""
+"""Request limits per route, enforced before any event is processed (docs/delivery.md#limits).
+
+The HTTP Tracking API routes keep Segment's Tracking API limits. The webhook route takes what
+Segment's webhook destinations send: Webhooks (Actions) batches of up to 4,000 events, in one
+request as large as the platform lets through. That ceiling is Lambda's, not API Gateway's:
+
+- API Gateway (REST) takes request bodies up to 10 MB;
+- a synchronous Lambda invocation takes at most 6 MB (6,291,456 bytes) of event JSON, and the
+  API sends every body base64-encoded (``BinaryMediaTypes: */*``), which adds a third;
+- so a body of at most ``WEBHOOK.request_bytes`` (4.25 MiB) becomes at most 5,941,932 bytes of
+  base64, leaving about 340 KB for the headers, the request context and the JSON around it.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 KB = 1024
-MAX_EVENT_BYTES = 32 * KB
-MAX_REQUEST_BYTES = 500 * KB
-MAX_BATCH_EVENTS = 2_500
+MB = 1024 * KB
+LAMBDA_PAYLOAD_BYTES = 6 * MB  # a synchronous invocation's request (and response) payload
+API_GATEWAY_PAYLOAD_BYTES = 10 * MB  # REST API request body
 
 
 class LimitExceeded(ValueError):
-    """A request breaks one of Segment's limits; the message names the limit."""
+    """A request breaks one of its route's limits; the message names the limit."""
 
 
-def check_request_size(size: int) -> None:
-    if size > MAX_REQUEST_BYTES:
-        raise LimitExceeded(
-            f"Request body is {size} bytes; the limit is 500 KB ({MAX_REQUEST_BYTES} bytes) "
-            "per request"
+@dataclass(frozen=True)
+class Limits:
+    """The most a request may carry; ``name`` says whose limits they are in messages."""
+
+    name: str
+    request_bytes: int
+    batch_events: int
+    event_bytes: int = 32 * KB
+
+    def request_limit_text(self) -> str:
+        """The request limit as messages state it."""
+        return (
+            f"the limit is {_size(self.request_bytes)} ({self.request_bytes} bytes) "
+            f"per request on {self.name}"
         )
 
+    def check_request_size(self, size: int) -> None:
+        """LimitExceeded when a (decoded) body is larger than a request may be."""
+        if size > self.request_bytes:
+            raise LimitExceeded(f"Request body is {size} bytes; {self.request_limit_text()}")
 
-def check_events(events: list[Any], request_size: int) -> None:
-    """At most 2,500 events, each at most 32 KB serialised."""
-    if len(events) > MAX_BATCH_EVENTS:
-        raise LimitExceeded(
-            f"Batch has {len(events)} events; the limit is {MAX_BATCH_EVENTS} events per batch"
-        )
-    if request_size <= MAX_EVENT_BYTES:
-        return  # no event can be larger than the whole request
-    for index, event in enumerate(events):
-        size = len(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-        if size > MAX_EVENT_BYTES:
+    def check_events(self, events: list[Any], request_size: int) -> None:
+        """At most ``batch_events`` events, each at most ``event_bytes`` serialised."""
+        if len(events) > self.batch_events:
             raise LimitExceeded(
-                f"Event {index} is {size} bytes; the limit is 32 KB ({MAX_EVENT_BYTES} bytes) "
-                "per event"
+                f"Batch has {len(events)} events; the limit is {self.batch_events} events "
+                f"per batch on {self.name}"
             )
+        if request_size <= self.event_bytes:
+            return  # no event can be larger than the whole request
+        for index, event in enumerate(events):
+            size = len(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode())
+            if size > self.event_bytes:
+                raise LimitExceeded(
+                    f"Event {index} is {size} bytes; the limit is {_size(self.event_bytes)} "
+                    f"({self.event_bytes} bytes) per event"
+                )
+
+
+def _size(count: int) -> str:
+    return f"{count / MB:g} MiB" if count >= MB else f"{count // KB} KB"
+
+
+# Segment's HTTP Tracking API: 32 KB per call, 500 KB per request, 2,500 events per batch.
+TRACKING_API = Limits("the Tracking API routes", request_bytes=500 * KB, batch_events=2_500)
+# Segment Webhooks (Actions): batch size up to 4,000; the body up to the Lambda ceiling above.
+WEBHOOK = Limits("the webhook route", request_bytes=4 * MB + 256 * KB, batch_events=4_000)
+LARGEST_REQUEST_BYTES = max(TRACKING_API.request_bytes, WEBHOOK.request_bytes)

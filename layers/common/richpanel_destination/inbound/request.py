@@ -6,8 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import decode
-from .limits import check_events
+from . import decode, limits
 
 BATCH = "batch"
 WEBHOOK = "webhook"
@@ -65,9 +64,13 @@ def read_request(
     looks at the events, and raises to refuse the request.
     """
     kind = ROUTES[route]
+    allowed = limits.WEBHOOK if kind == WEBHOOK else limits.TRACKING_API
     decode.check_content_type(header(headers, "Content-Type"))
     raw = decode.body_bytes(
-        body, is_base64=is_base64, content_encoding=header(headers, "Content-Encoding")
+        body,
+        is_base64=is_base64,
+        content_encoding=header(headers, "Content-Encoding"),
+        limits=allowed,
     )
     payload = decode.parse_json(raw)
     if admit is not None:
@@ -78,5 +81,5 @@ def read_request(
         events, single = decode.webhook_events(payload), not isinstance(payload, list)
     else:
         events, single = decode.single_event(payload, kind), True
-    check_events(events, len(raw))
+    allowed.check_events(events, len(raw))
     return InboundRequest(kind, events, single)

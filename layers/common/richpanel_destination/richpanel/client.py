@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.util import Timeout
 
 from ..secrets import RichpanelCredentials, SecretError
 from ..settings import Settings
@@ -59,27 +60,39 @@ class RichpanelClient:
         """The exact /bt request body for several calls, signed and stamped now."""
         return wire.encode_batch(calls, **self._signing())
 
-    def send(self, call: Mapping[str, Any]) -> Outcome:
-        """POST one call; never raises for HTTP, transport or credential failures."""
+    def send(self, call: Mapping[str, Any], within: float | None = None) -> Outcome:
+        """POST one call, over within ``within`` seconds in all; never raises for HTTP,
+        transport or credential failures."""
         try:
             body = self.encode(call)
         except SecretError as exc:
             return Outcome(Kind.RETRYABLE, f"Richpanel credentials unavailable: {exc}")
-        return self._post(self._url, body)
+        return self._post(self._url, body, within)
 
-    def send_batch(self, calls: Sequence[Mapping[str, Any]]) -> Outcome:
+    def send_batch(
+        self, calls: Sequence[Mapping[str, Any]], within: float | None = None
+    ) -> Outcome:
         """POST several calls in one /bt request: one outcome for all of them; never raises."""
         try:
             body = self.encode_batch(calls)
         except SecretError as exc:
             return Outcome(Kind.RETRYABLE, f"Richpanel credentials unavailable: {exc}")
-        return self._post(self._batch_url, body)
+        return self._post(self._batch_url, body, within)
 
-    def _post(self, url: str, body: bytes) -> Outcome:
+    def timeout(self, within: float | None) -> Timeout:
+        """Connect and read timeouts, and a total (connect plus read) of at most ``within``."""
+        connect, read = self._timeout
+        if within is None:
+            return Timeout(connect=connect, read=read, total=connect + read)
+        return Timeout(connect=min(connect, within), read=min(read, within), total=within)
+
+    def _post(self, url: str, body: bytes, within: float | None) -> Outcome:
         """POST a body and classify the answer, with its latency."""
         started = time.perf_counter()
         try:
-            response = self._session.post(url, data=body, timeout=self._timeout)
+            # requests passes a urllib3 Timeout through (its stubs only list floats)
+            timeout: Any = self.timeout(within)
+            response = self._session.post(url, data=body, timeout=timeout)
         except requests.RequestException as exc:
             outcome = from_exception(exc)
         else:

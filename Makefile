@@ -3,6 +3,7 @@
 # make dlq / make redrive ARGS="--dry-run" - inspect / redrive the local DLQ (docs/operations.md)
 # make build - sam build (pure pip, no Docker) into .aws-sam/build; make validate - sam validate --lint
 # make build-test - build, then run the built artifact's handlers on events/ (docs/deploy.md)
+# make deploy [GUIDED=1] [ARGS="..."] - build, then sam deploy [--guided] ARGS (docs/deploy.md)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -121,6 +122,10 @@ build: $(BUILT)
 
 validate: $(SAM_STAMP)
 	$(SAM) validate --lint
+
+.PHONY: deploy
+deploy: build
+	$(SAM) deploy $(if $(filter 1,$(GUIDED)),--guided) $(ARGS)
 
 $(LAMBDA_RUNTIME)/.stamp: $(SAM_STAMP) requirements-dev.txt
 	$(NEED_PY312)

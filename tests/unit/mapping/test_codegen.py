@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from richpanel_destination.mapping.codegen import build_function, source_code
+from richpanel_destination.mapping.codegen import Builder, Refused, build_function, source_code
 from richpanel_destination.mapping.table import ORDER_TABLES, TABLES, Rule
 from richpanel_destination.mapping.transform import CONVERTERS, lookup
 
@@ -18,11 +18,17 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == {} or value == []
 
 
+def _pointer(path: str) -> str:
+    return "/" + "/".join(path.split("."))
+
+
 def interpret(rules: tuple[Rule, ...], source: dict[str, Any]) -> dict[str, Any]:
     """The table's documented meaning, rule by rule (slow and obvious)."""
     out: dict[str, Any] = {}
     for rule in sorted(rules, key=lambda r: r.spread):
         if rule.requires and _empty(lookup(source, rule.requires)):
+            continue
+        if rule.unless and not _empty(lookup(source, rule.unless)):
             continue
         value: Any = None
         if rule.spread:
@@ -37,10 +43,20 @@ def interpret(rules: tuple[Rule, ...], source: dict[str, Any]) -> dict[str, Any]
                 path, _, convert = spec.partition("|")
                 value = lookup(source, path)
                 if convert and not _empty(value):
-                    value = CONVERTERS[convert](value)
+                    try:
+                        value = CONVERTERS[convert](value)
+                    except Refused as refused:
+                        raise refused.at(_pointer(path)) from None
                 if rule.each:
                     items = value if isinstance(value, list) else ()
-                    value = [interpret(rule.each, i) for i in items if isinstance(i, dict)]
+                    value = []
+                    for index, item in enumerate(items):
+                        if not isinstance(item, dict):
+                            continue
+                        try:
+                            value.append(interpret(rule.each, item))
+                        except Refused as refused:
+                            raise refused.at(f"{_pointer(path)}/{index}") from None
                 if not _empty(value):
                     break
             else:
@@ -66,7 +82,7 @@ def _paths(rules: tuple[Rule, ...]) -> list[str]:
     paths: list[str] = []
     for rule in rules:
         sources = [spec.partition("|")[0] for spec in rule.sources]
-        paths += sources + ([rule.requires] if rule.requires else [])
+        paths += sources + [p for p in (rule.requires, rule.unless) if p]
         if rule.spread:
             leaves = {r.dest.split(".")[-1] for r in rules} | set(rule.excludes)
             paths += [f"{src}.{leaf}" for src in sources for leaf in sorted(leaves)]
@@ -76,9 +92,11 @@ def _paths(rules: tuple[Rule, ...]) -> list[str]:
 LEAVES = st.one_of(
     st.none(),
     st.sampled_from(["", "Jane Doe", "  ", "2026-11-28T09:15:00Z", "not a date", "x"]),
+    st.sampled_from(["30.00", "-2", "1e16", "1e999", "1,234.50", " 3"]),
     st.integers(-3, 3),
     st.booleans(),
     st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1e16, 30.0, 1.5, 10**400]),
     st.just({}),
     st.just([]),
     st.dictionaries(st.sampled_from(["a", "b"]), st.integers(0, 2), max_size=2),
@@ -113,7 +131,17 @@ def events(draw: st.DrawFn, rules: tuple[Rule, ...]) -> dict[str, Any]:
 def test_compiled_table_means_what_the_table_says(data: st.DataObject, name: str) -> None:
     rules = ALL_TABLES[name]
     event = data.draw(events(rules))
-    assert build_function(rules, CONVERTERS)(event) == interpret(rules, event)
+    assert outcome(build_function(rules, CONVERTERS), event) == outcome(
+        lambda e: interpret(rules, e), event
+    )
+
+
+def outcome(build: Builder, event: dict[str, Any]) -> Any:
+    """The mapped object, or where and why a converter refused a value."""
+    try:
+        return build(event)
+    except Refused as refused:
+        return ("refused", refused.path, str(refused))
 
 
 def test_oracle_and_compiled_agree_on_a_full_order() -> None:
@@ -149,11 +177,27 @@ def test_rules_order_first_value_wins_and_spreads_fill_in_under() -> None:
         Rule("obj", ("o",), spread=True, excludes=("secret",)),
         Rule("obj.k", ("a",)),
         Rule("when", ("a",), requires="flag"),
+        Rule("unless", ("a",), unless="flag"),
     )
     build = build_function(rules, CONVERTERS)
     event = {"a": 1, "b": "", "o": {"k": "spread", "j": 2, "secret": "s"}}
-    assert build(event) == {"out": 1, "obj": {"k": 1, "j": 2}}
-    assert build({**event, "flag": "on"})["when"] == 1
+    assert build(event) == {"out": 1, "obj": {"k": 1, "j": 2}, "unless": 1}
+    flagged = build({**event, "flag": "on"})
+    assert flagged["when"] == 1 and "unless" not in flagged
+
+
+def test_a_refused_value_is_reported_at_its_json_pointer_items_included() -> None:
+    rules = ORDER_TABLES["order completed"]
+    build = build_function(rules, CONVERTERS)
+    products = [{"price": 1}, "not an object", {"price": "2", "quantity": "a lot"}]
+    for properties, path in [
+        ({"total": "$5"}, "/properties/total"),
+        ({"total": "1e999"}, "/properties/total"),
+        ({"products": products}, "/properties/products/2/quantity"),
+    ]:
+        event = {"type": "track", "event": "Order Completed", "properties": properties}
+        assert outcome(build, event)[:2] == ("refused", path)
+        assert outcome(build, event) == outcome(lambda e: interpret(rules, e), event)
 
 
 def test_generated_source_is_readable_python() -> None:

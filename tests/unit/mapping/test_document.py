@@ -2,6 +2,7 @@ from pathlib import Path
 
 from richpanel_destination.mapping.document import render
 from richpanel_destination.mapping.table import TABLES
+from richpanel_destination.mapping.transform import CONVERTERS
 
 DOC = Path(__file__).parents[3] / "docs" / "mapping.md"
 
@@ -16,3 +17,9 @@ def test_every_rule_appears_with_its_provenance() -> None:
         for rule in rules:
             assert f"| `{rule.dest}` |" in text
             assert rule.provenance in ("documented", "inferred")
+
+
+def test_every_converter_is_described_under_conversions() -> None:
+    conversions = render().partition("## Conversions")[2].partition("## Decisions")[0]
+    for name in CONVERTERS:
+        assert f"**`|{name}`**" in conversions, name

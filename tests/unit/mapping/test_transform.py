@@ -80,3 +80,142 @@ def test_order_products_that_are_not_a_list_give_no_items() -> None:
     properties = to_richpanel(event)["properties"]
     assert "items" not in properties
     assert properties["orderId"] == "o1" and properties["products"] == 1
+
+
+def _order(**properties: object) -> dict[str, object]:
+    return {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": "u1",
+        "properties": {"order_id": "o1", **properties},
+    }
+
+
+def test_numeric_strings_become_numbers_in_amounts_and_items() -> None:
+    event = _order(
+        total="30.00",
+        discount="2.5",
+        products=[{"product_id": "p1", "price": "19.99", "quantity": "2"}],
+    )
+    properties = to_richpanel(event)["properties"]
+    assert properties["amount"] == 30.0 and isinstance(properties["amount"], float)
+    assert properties["discountAmount"] == 2.5
+    item = properties["items"][0]
+    assert item["price"] == 19.99 and isinstance(item["price"], float)
+    assert item["quantity"] == 2 and type(item["quantity"]) is int
+    assert properties["total"] == "30.00"  # the original properties still ride along as sent
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30", 30),
+        ("-3", -3),
+        ("+3", 3),
+        ("007", 7),
+        ("30.00", 30.0),
+        ("-0.5", -0.5),
+        ("1e3", 1000.0),
+        ("2.5E-1", 0.25),
+        pytest.param("1" * 300, int("1" * 300), id="300-digits"),
+    ],
+)
+def test_numeric_string_grammar_accepts(text: str, expected: float) -> None:
+    amount = to_richpanel(_order(total=text))["properties"]["amount"]
+    assert amount == expected and type(amount) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        *["abc", "$30", "30 USD", "1,234.50", "1 234", " 30", "30 ", "30\n", "1_000", ".5"],
+        *["30.", "+", "-", "e5", "1e", "0x1F", "inf", "-Infinity", "NaN", "\u0663\u0660"],
+        *["\uff13\uff10", "1e400", "-1e309", True, False, {"a": 1}, [30], float("inf")],
+        float("nan"),
+        pytest.param("3" * 5000, id="5000-digits"),
+        pytest.param(10**400, id="int-beyond-double"),
+    ],
+)
+def test_amount_that_is_not_a_number_is_refused_with_its_path(value: object) -> None:
+    with pytest.raises(MappingError) as refused:
+        to_richpanel(_order(total=value))
+    assert refused.value.path == "/properties/total"
+    assert "properties/total" in str(refused.value)
+    assert "number" in str(refused.value)
+    if isinstance(value, str) and len(value.strip()) > 1:
+        assert value.strip() not in str(refused.value)  # the message never echoes the value
+
+
+@pytest.mark.parametrize(
+    ("properties", "path"),
+    [
+        ({"revenue": "ten"}, "/properties/revenue"),
+        ({"value": "ten"}, "/properties/value"),
+        ({"total": 5, "discount": "ten"}, "/properties/discount"),
+        ({"products": [{"price": 1}, {"price": "ten"}]}, "/properties/products/1/price"),
+        ({"products": ["skip", {"quantity": [2]}]}, "/properties/products/1/quantity"),
+    ],
+)
+def test_each_amount_field_is_refused_at_its_own_path(
+    properties: dict[str, object], path: str
+) -> None:
+    with pytest.raises(MappingError) as refused:
+        to_richpanel(_order(**properties))
+    assert refused.value.path == path
+    assert str(refused.value).startswith(path[1:])
+
+
+def test_an_empty_amount_falls_through_to_the_next_source() -> None:
+    assert to_richpanel(_order(total="", revenue="12"))["properties"]["amount"] == 12
+
+
+@pytest.mark.parametrize(
+    ("order_id", "expected"),
+    [
+        (1e16, "10000000000000000"),
+        (30.0, "30"),
+        (-0.0, "0"),
+        (1e23, "1" + "0" * 23),
+        (42, "42"),
+        (1.5, "1.5"),
+        ("A-1", "A-1"),
+    ],
+)
+def test_ids_render_integral_numbers_as_integers(order_id: object, expected: str) -> None:
+    event = _order(products=[{"product_id": order_id}])
+    event["properties"]["order_id"] = order_id  # type: ignore[index]
+    properties = to_richpanel(event)["properties"]
+    assert properties["orderId"] == properties["orderDbKey"] == expected
+    assert properties["items"] == [{"id": expected}]
+
+
+@pytest.mark.parametrize("call_type", ["track", "page", "screen"])
+def test_a_visitors_call_carries_no_email(call_type: str) -> None:
+    event: dict[str, object] = {
+        "type": call_type,
+        "event": "Newsletter Signup",
+        "anonymousId": "anon-1",
+        "properties": {"email": "typed@example.com", "list": "weekly"},
+        "context": {"traits": {"email": "form@example.com"}},
+    }
+    call = to_richpanel(event)
+    assert "email" not in call["properties"] and "email" not in call["userProperties"]
+    assert call["properties"]["list"] == "weekly"
+    assert "typed@example.com" not in json.dumps(call)
+
+
+def test_a_visitors_order_carries_no_email() -> None:
+    event = {**_order(total=5, email="typed@example.com"), "userId": None, "anonymousId": "a"}
+    call = to_richpanel(event)
+    assert "email" not in call["properties"] and "email" not in call["userProperties"]
+
+
+def test_a_known_users_track_keeps_the_email_in_properties() -> None:
+    event = {
+        "type": "track",
+        "event": "Newsletter Signup",
+        "userId": "u1",
+        "properties": {"email": "typed@example.com"},
+    }
+    call = to_richpanel(event)
+    assert call["properties"]["email"] == call["userProperties"]["email"] == "typed@example.com"

@@ -16,6 +16,41 @@ from .table import Rule
 
 Builder = Callable[[dict[str, Any]], dict[str, Any]]
 
+
+class Refused(ValueError):
+    """A converter refuses a value: ``str()`` is the problem (never the value), ``path`` where.
+
+    The compiled code adds the JSON pointer of the source (and of the item) on the way out.
+    """
+
+    def __init__(self, problem: str, path: str = "") -> None:
+        super().__init__(problem)
+        self.path = path
+
+    def at(self, prefix: str) -> Refused:
+        """The same refusal, ``prefix`` (a JSON pointer) further out."""
+        return Refused(str(self), prefix + self.path)
+
+
+def pointer(path: str) -> str:
+    """The JSON pointer of a dotted table path (table paths have no ``~`` or ``/``)."""
+    return "/" + path.replace(".", "/")
+
+
+def each_item(build: Builder, value: Any, path: str) -> list[dict[str, Any]]:
+    """``build`` applied to each object of a list (anything else gives no items)."""
+    if not isinstance(value, list):
+        return []
+    items = []
+    for index, item in enumerate(value):
+        if isinstance(item, dict):
+            try:
+                items.append(build(item))
+            except Refused as refused:
+                raise refused.at(f"{path}/{index}") from None
+    return items
+
+
 EMPTY = "({v} is None or (not {v} and isinstance({v}, (str, dict, list))))"  # None, '', {}, []
 
 
@@ -52,7 +87,7 @@ class _Writer:
     def prefixes(self, rules: tuple[Rule, ...]) -> None:
         """Read each object the paths pass through once, at the top (the source is not changed)."""
         paths = [src.partition("|")[0] for rule in rules for src in rule.sources]
-        paths += [rule.requires for rule in rules if rule.requires]
+        paths += [p for rule in rules for p in (rule.requires, rule.unless) if p]
         parts_of = [tuple(p.split(".")) for p in paths]
         wanted = sorted({parts[:i] for parts in parts_of for i in range(1, len(parts))})
         for parts in wanted:  # sorted: a parent comes before its children
@@ -73,11 +108,13 @@ class _Writer:
         if convert:
             fn = self.constant("convert_", self.converters[convert])
             self.line(depth, f"if not {_empty('v')}:")
-            self.line(depth + 1, f"v = {fn}(v)")
+            self.line(depth + 1, "try:")  # free unless raised (Python 3.11+)
+            self.line(depth + 2, f"v = {fn}(v)")
+            self.line(depth + 1, "except Refused as e:")
+            self.line(depth + 2, f"raise e.at({pointer(path)!r}) from None")
         if each:
             item = self.constant("each_", build_function(each, self.converters))
-            items = "v if isinstance(v, list) else ()"  # a list of objects, else no items
-            self.line(depth, f"v = [{item}(i) for i in ({items}) if isinstance(i, dict)]")
+            self.line(depth, f"v = each_item({item}, v, {pointer(path)!r})")
 
     def put(self, depth: int, dest: str, spread: bool) -> None:
         """Set ``dest`` to ``v``: the first rule wins; a spread fills in under mapped keys."""
@@ -99,11 +136,17 @@ class _Writer:
         self.line(depth + 1, f"{node}[{leaf!r}] = v")
 
     def rule(self, rule: Rule) -> None:
-        self.line(1, f"# {rule.dest} <- {', '.join(rule.sources) or repr(rule.default)}")
+        when = f" (if {rule.requires})" if rule.requires else ""
+        when += f" (unless {rule.unless})" if rule.unless else ""
+        self.line(1, f"# {rule.dest} <- {', '.join(rule.sources) or repr(rule.default)}{when}")
         depth = 1
         if rule.requires:
             self.walk(depth, "r", rule.requires)
             self.line(depth, f"if not {_empty('r')}:")
+            depth += 1
+        if rule.unless:
+            self.walk(depth, "r", rule.unless)
+            self.line(depth, f"if {_empty('r')}:")
             depth += 1
         if rule.spread:
             self.spread(depth, rule)
@@ -154,9 +197,12 @@ def source_code(
 def build_function(
     rules: tuple[Rule, ...], converters: Mapping[str, Callable[[Any], Any]]
 ) -> Builder:
-    """Compile ``rules``; the function maps one Segment object (a dict) to a Richpanel one."""
+    """Compile ``rules``; the function maps one Segment object (a dict) to a Richpanel one.
+
+    It raises Refused, with the JSON pointer of the value, when a converter refuses one.
+    """
     code, names = source_code(rules, converters)
-    namespace: dict[str, Any] = dict(names)
+    namespace: dict[str, Any] = {"Refused": Refused, "each_item": each_item, **names}
     exec(compile(code, f"<mapping {len(rules)} rules>", "exec"), namespace)
     builder: Builder = namespace["build"]
     return builder

@@ -10,12 +10,12 @@ HEADER = """# Segment to Richpanel mapping
 
 Generated from `layers/common/richpanel_destination/mapping/table.py` by
 `make docs`; a test keeps the two equal. Each row reads: Richpanel field ←
-the first non-empty Segment source (`path|convert` converts that source), else
-the default. Field rules run in order and the first value wins; *spread* rows
-run last and copy whole objects into the keys no rule mapped, leaving out the
-listed keys. *documented* fields are in Richpanel's or Segment's docs;
-*inferred* ones come from Richpanel's plugins and SDKs and are assumptions
-(see `docs/richpanel-wire.md`).
+the first non-empty Segment source (`path|convert` converts that source; see
+[Conversions](#conversions)), else the default. Field rules run in order and
+the first value wins; *spread* rows run last and copy whole objects into the
+keys no rule mapped, leaving out the listed keys. *documented* fields are in
+Richpanel's or Segment's docs; *inferred* ones come from Richpanel's plugins
+and SDKs and are assumptions (see `docs/richpanel-wire.md`).
 
 Every call also gets `appClientId` (the API Key) and `time.sentAt` on the wire.
 
@@ -27,13 +27,43 @@ source that is not a list of objects (for example `products: 1`) gives no
 items; the value still travels in `properties`.
 """
 
+CONVERSIONS = """
+## Conversions
+
+- **`|number`** (the order's `amount` and `discountAmount`, each item's
+  `price` and `quantity`): Richpanel expects numbers. A JSON number is sent
+  as it is. A *numeric string* is an optional sign, ASCII digits, an
+  optional fraction (a dot and digits) and an optional exponent, and nothing
+  else; it is converted, digits alone to an integer: `"30"` → `30`,
+  `"30.00"` → `30.0`, `"-2.5e1"` → `-25.0`. Not numbers: `" 30"`, `"30."`,
+  `".5"`, `"$30"`, `"30 USD"`, `"1,234.50"`, `"1_000"`, `"NaN"`,
+  `"Infinity"`. The number must be finite (within a double's range, so not
+  `"1e999"`). Anything else (another string, `true`, an object, a list)
+  rejects the event (outcome `rejected`, never retried) with the field's
+  path, for example `/properties/total` or `/properties/products/2/price`,
+  and a message that names the field but not its value. An empty string is
+  no value (the next source is tried). The original `properties` (with
+  `products`) still ride along as sent.
+- **`|string`** (order and item ids): a number becomes a string, an
+  integral one written as an integer: `1e16` → `"10000000000000000"` (never
+  `"1e+16"`), `30.0` → `"30"`, from the float's shortest digits (`1e23` →
+  `"1"` and 23 zeros). Other floats keep their shortest form (`1.5` →
+  `"1.5"`); strings are kept as they are.
+- **`|list`** wraps a single value in a list; **`|epoch_ms`** turns an
+  ISO-8601 timestamp into epoch milliseconds (no value when it is not one);
+  **`|first_word`** and **`|last_words`** split a name on whitespace."""
+
 DECISIONS = """
 ## Decisions
 
 - **Email on page and track.** Richpanel lets page and track calls update a
   customer's email but not create a customer. We send `userProperties.email`
   on page/track only when the call has a `userId` (a customer Richpanel can
-  update); a visitor's (anonymousId-only) page or track carries no email.
+  update); a visitor's (anonymousId-only) page or track carries no email: no
+  `userProperties.email`, and the key `email` is left out of the forwarded
+  `properties` (the two `properties` rows above: a spread for a known user,
+  one without `email` for a visitor). Other keys (`user_email`, `Email`) are
+  not read as an email and ride along.
 - **Anonymous identify** is rejected (`/userId`): Richpanel requires `uid`.
 - **Visitors.** page and track with only an `anonymousId` are delivered with
   `did` and no `uid`.
@@ -63,6 +93,8 @@ def _sources(rule: Rule) -> str:
         text = f"{text}, else {default}" if text else default
     if rule.requires:
         text += f"; only when `{rule.requires}` is set"
+    if rule.unless:
+        text += f"; only when `{rule.unless}` is empty"
     return text
 
 
@@ -81,6 +113,7 @@ def render() -> str:
         lines += _table(f"track: {name.title()}", rules)
     lines += _table("order item (each of `properties.products`)", ITEM)
     statuses = ", ".join(f"{k.title()} → `{v}`" for k, v in ORDER_STATUSES.items())
+    lines.append(CONVERSIONS)
     lines.append(DECISIONS.format(statuses=statuses))
     return "\n".join(lines)
 

@@ -1,7 +1,8 @@
 """The mapping from Segment calls to Richpanel call objects, as data.
 
 Read a rule as: Richpanel field ``dest`` <- the first non-empty of ``sources``
-(dotted paths into the Segment event; ``path|convert`` converts that source).
+(dotted paths into the Segment event; ``path|convert`` converts that source, and
+a converter may refuse a value, which rejects the event naming that path).
 ``provenance`` says whether Richpanel documents the field or we inferred it
 from Richpanel's own plugins and SDKs. The first rule to give a field a value
 wins; ``spread`` rules run last, copying whole objects into the keys no other
@@ -37,6 +38,7 @@ class Rule:
     spread: bool = False  # copy every key of the source objects into dest
     excludes: tuple[str, ...] = ()  # keys a spread leaves out
     requires: str | None = None  # only when this Segment path is non-empty
+    unless: str | None = None  # only when this Segment path is empty
     each: tuple[Rule, ...] = ()  # map every object of a source list with these rules
 
 
@@ -101,11 +103,38 @@ EMAIL_UPDATE = Rule(
     requires="userId",
 )
 
+
+def forwarded_properties(provenance: Provenance, source: str) -> tuple[Rule, Rule]:
+    """The spread of ``properties`` without the session id; a visitor's also without ``email``.
+
+    A visitor's call (no userId) carries no email in any field, so the ``email`` a
+    form put in ``properties`` is left out as well as ``userProperties.email``.
+    """
+    return (
+        Rule(
+            "properties",
+            ("properties",),
+            provenance,
+            source,
+            spread=True,
+            excludes=(SESSION_KEY,),
+            requires="userId",
+        ),
+        Rule(
+            "properties",
+            ("properties",),
+            provenance,
+            source,
+            spread=True,
+            excludes=(SESSION_KEY, "email"),
+            unless="userId",
+        ),
+    )
+
+
 TRACK: tuple[Rule, ...] = (
     Rule("event", ("event",), "documented", DOC_EVENT),
-    Rule(
-        "properties", ("properties",), "documented", DOC_EVENT, spread=True, excludes=(SESSION_KEY,)
-    ),
+    *forwarded_properties("documented", DOC_EVENT),
     EMAIL_UPDATE,
 )
 
@@ -113,8 +142,8 @@ ITEM: tuple[Rule, ...] = (
     Rule("id", ("product_id|string", "id|string", "sku|string")),
     Rule("sku", ("sku",)),
     Rule("name", ("name",)),
-    Rule("price", ("price",)),
-    Rule("quantity", ("quantity",)),
+    Rule("price", ("price|number",)),
+    Rule("quantity", ("quantity|number",)),
     Rule("category", ("category",)),
     Rule("brand", ("brand",)),
     Rule("variant", ("variant",)),
@@ -139,12 +168,12 @@ def order_rules(status: str) -> tuple[Rule, ...]:
         Rule("properties.orderDbKey", ("properties.order_id|string",), "documented", DOC_ORDER),
         Rule(
             "properties.amount",
-            ("properties.total", "properties.revenue", "properties.value"),
+            ("properties.total|number", "properties.revenue|number", "properties.value|number"),
             "documented",
             DOC_ORDER,
         ),
         Rule("properties.currency", ("properties.currency",), "documented", DOC_ORDER),
-        Rule("properties.discountAmount", ("properties.discount",), "documented", DOC_ORDER),
+        Rule("properties.discountAmount", ("properties.discount|number",), "documented", DOC_ORDER),
         Rule("properties.coupons", ("properties.coupon|list",), "documented", DOC_ORDER),
         Rule("properties.paymentMethod", ("properties.payment_method",), "documented", DOC_ORDER),
         Rule("properties.shippingMethod", ("properties.shipping_method",), "documented", DOC_ORDER),
@@ -165,7 +194,7 @@ PAGE: tuple[Rule, ...] = (
     Rule("context.page.referrer", ("properties.referrer",)),
     Rule("context.page.title", ("properties.title",)),
     Rule("context.page.search", ("properties.search",)),
-    Rule("properties", ("properties",), "inferred", SEGMENT, spread=True, excludes=(SESSION_KEY,)),
+    *forwarded_properties("inferred", SEGMENT),
     EMAIL_UPDATE,
 )
 
@@ -174,7 +203,7 @@ SCREEN: tuple[Rule, ...] = (
     Rule("event", default="page_view"),
     Rule("properties.name", ("name", "properties.name")),
     Rule("properties.screen", default=True),
-    Rule("properties", ("properties",), spread=True, excludes=(SESSION_KEY,)),
+    *forwarded_properties("inferred", SDK),
     EMAIL_UPDATE,
 )
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from ..timestamps import epoch_ms
-from .codegen import Builder, build_function
+from .codegen import Builder, Refused, build_function
 from .table import Rule, table_for
 
 
@@ -29,7 +32,37 @@ def lookup(event: Any, path: str) -> Any:
 
 
 def _string(value: Any) -> Any:
-    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+    """An id as a string: a number as written, an integral float as an integer (1e16, 30.0)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(Decimal(repr(value))))  # the shortest digits: 1e23 -> "1000...0"
+    return str(value)
+
+
+# A numeric string: an optional sign, ASCII digits, an optional fraction (a dot and digits)
+# and an optional exponent; nothing else (no spaces, currency symbols or separators).
+NUMERIC = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+INTEGER = re.compile(r"[+-]?[0-9]+")
+NOT_A_NUMBER = "must be a number or a numeric string"
+NOT_FINITE = "must be a finite number"
+LARGEST = sys.float_info.max
+
+
+def _number(value: Any) -> int | float:
+    """An amount as a number: a number, or a numeric string (integer digits give an int)."""
+    kind = type(value)  # exact types: JSON gives no subclasses, and bool is not a number
+    if kind is float or kind is int:
+        number: int | float = value
+    elif kind is not str or NUMERIC.fullmatch(value) is None:
+        raise Refused(NOT_A_NUMBER)
+    else:
+        number = float(value)  # first: int() refuses over 4300 digits, float() overflows
+        if INTEGER.fullmatch(value) and -LARGEST <= number <= LARGEST:
+            number = int(value)
+    if -LARGEST <= number <= LARGEST:  # finite (not NaN), and an int a double can hold
+        return number
+    raise Refused(NOT_FINITE)
 
 
 def _words(value: Any) -> list[str]:
@@ -48,6 +81,7 @@ def _last_words(value: Any) -> str | None:
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "epoch_ms": epoch_ms,
     "string": _string,
+    "number": _number,
     "first_word": _first_word,
     "last_words": _last_words,
     "list": lambda v: v if isinstance(v, list) else [v],
@@ -65,12 +99,16 @@ def build(rules: tuple[Rule, ...], source: dict[str, Any]) -> dict[str, Any]:
     """Apply rules to one Segment object: field rules in order (first value wins), then spreads.
 
     Each table is compiled once per container (see codegen); tables are module constants,
-    so they are found by identity rather than by hashing every rule on every event.
+    so they are found by identity rather than by hashing every rule on every event. A
+    value a converter refuses is a MappingError at its JSON pointer.
     """
     entry = _BUILDERS.get(id(rules))
     if entry is None or entry[0] is not rules:
         entry = _BUILDERS[id(rules)] = (rules, build_function(rules, CONVERTERS))
-    return entry[1](source)
+    try:
+        return entry[1](source)
+    except Refused as refused:  # the message names the field, never its value
+        raise MappingError(refused.path, f"{refused.path[1:]} {refused}") from None
 
 
 def to_richpanel(event: dict[str, Any]) -> dict[str, Any]:

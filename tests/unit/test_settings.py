@@ -57,3 +57,17 @@ def test_richpanel_batch_size_is_off_by_default_and_at_most_50(raw: str | None, 
 def test_richpanel_batch_size_out_of_range_is_refused(raw: str) -> None:
     with pytest.raises(SettingsError, match="RICHPANEL_BATCH_SIZE"):
         Settings.from_env({"RICHPANEL_BATCH_SIZE": raw})
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"), [(None, 86_400), ("", 86_400), ("0", 0), (" 3600 ", 3600)]
+)
+def test_webhook_signature_max_age_defaults_to_a_day(raw: str | None, seconds: int) -> None:
+    env = {} if raw is None else {"WEBHOOK_SIGNATURE_MAX_AGE_SECONDS": raw}
+    assert Settings.from_env(env).webhook_signature_max_age == seconds
+
+
+@pytest.mark.parametrize("raw", ["-1", "a day", "1.5"])
+def test_webhook_signature_max_age_must_be_whole_seconds(raw: str) -> None:
+    with pytest.raises(SettingsError, match="WEBHOOK_SIGNATURE_MAX_AGE_SECONDS"):
+        Settings.from_env({"WEBHOOK_SIGNATURE_MAX_AGE_SECONDS": raw})

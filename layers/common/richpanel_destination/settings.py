@@ -49,6 +49,20 @@ def _batch_size(env: Mapping[str, str]) -> int:
     return size
 
 
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number of seconds, 0 or more."""
+    raw = env.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        seconds = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number of seconds, got {raw!r}") from exc
+    if seconds < 0:
+        raise SettingsError(f"{name} must be 0 or more, got {seconds}")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the handlers need to know about Richpanel and the queues."""
@@ -73,6 +87,8 @@ class Settings:
     idempotency_ttl: int = 172_800
     max_receive_count: int = 0  # the retry queue's maxReceiveCount; 0 = unknown
     richpanel_batch_size: int = 0  # /bt chunk size; 0 (or 1) = one /t call per event
+    # an X-Signature-admitted event received by Segment longer ago is a replay; 0 = no limit
+    webhook_signature_max_age: int = 86_400
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -102,4 +118,5 @@ class Settings:
             idempotency_ttl=int(_float(env, "IDEMPOTENCY_TTL_SECONDS", 172_800)),
             max_receive_count=int(_float(env, "MAX_RECEIVE_COUNT", 0)),
             richpanel_batch_size=_batch_size(env),
+            webhook_signature_max_age=_seconds(env, "WEBHOOK_SIGNATURE_MAX_AGE_SECONDS", 86_400),
         )

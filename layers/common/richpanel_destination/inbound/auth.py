@@ -7,15 +7,23 @@ import binascii
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .. import timestamps
 from ..secrets import InboundCredentials
 
 WRITE_KEY = "writekey"
 WEBHOOK = "webhook"
 NONE = "none"
 MODES = frozenset({WRITE_KEY, WEBHOOK, NONE})
+BODY = "body"  # an X-Signature over the whole body
+FIRST = "first"  # an X-Signature over a JSON array's first element only (Actions batching)
+BATCH_NEEDS_WRITE_KEY = (
+    "X-Signature covers only the first element of a batch; "
+    "send the write key too (Authorization: Basic)"
+)
 
 
 class Unauthorized(Exception):
@@ -65,18 +73,84 @@ def signed_bytes(raw: bytes) -> bytes:
     return text[index:end].encode("utf-8")
 
 
-def signature_valid(signature: str, raw: bytes, secrets: tuple[str, ...]) -> bool:
-    """Hex HMAC-SHA1 of the signed bytes under any active secret, compared in constant time."""
+def signature_covers(signature: str, raw: bytes, secrets: tuple[str, ...]) -> str | None:
+    """What a valid X-Signature vouches for: BODY, FIRST (a JSON array's first element), or None.
+
+    Hex HMAC-SHA1 under any active secret, compared in constant time. Segment's Webhooks
+    (Actions) batching signs the first element; an HMAC of the whole body is accepted too.
+    """
     try:
-        message = signed_bytes(raw)
+        first = signed_bytes(raw)
     except UnicodeDecodeError:
-        return False
+        return None
     given = signature.strip().lower().encode("ascii", errors="replace")
-    found = False
+    body = element = False
     for secret in secrets:
-        digest = hmac.new(secret.encode("utf-8"), message, hashlib.sha1).hexdigest()
-        found |= hmac.compare_digest(given, digest.encode("ascii"))
-    return found
+        key = secret.encode("utf-8")
+        body |= hmac.compare_digest(given, hmac.new(key, raw, hashlib.sha1).hexdigest().encode())
+        if first != raw:
+            digest = hmac.new(key, first, hashlib.sha1).hexdigest().encode()
+            element |= hmac.compare_digest(given, digest)
+    return BODY if body else FIRST if element else None
+
+
+def signature_valid(signature: str, raw: bytes, secrets: tuple[str, ...]) -> bool:
+    """True when the X-Signature matches the body or, for a JSON array, its first element."""
+    return signature_covers(signature, raw, secrets) is not None
+
+
+def _configured_max_age() -> int:
+    from .. import runtime  # deferred: runtime imports this module
+
+    return runtime.settings().webhook_signature_max_age
+
+
+def check_fresh(payload: Any, max_age: float, now: float) -> None:
+    """Unauthorized when the signed event's ``receivedAt`` is more than max_age seconds old.
+
+    The signed event is the body, or an array's first element. Without a ``receivedAt`` it is
+    not aged (Segment sets one on every event it delivers, inside what it signs); max_age 0
+    means no limit.
+    """
+    if max_age <= 0:
+        return
+    element = payload[0] if isinstance(payload, list) and payload else payload
+    value = element.get("receivedAt") if isinstance(element, dict) else None
+    if value is None:
+        return
+    received = timestamps.parse(value)
+    if received is None:
+        raise Unauthorized("the signed event's receivedAt is not a timestamp")
+    age = now - received.timestamp()
+    if age > max_age:
+        raise Unauthorized(
+            f"the signed event is too old (received by Segment {int(age)} s ago, more than "
+            f"WEBHOOK_SIGNATURE_MAX_AGE_SECONDS={int(max_age)}): a replay is refused"
+        )
+
+
+def _signed(
+    modes: frozenset[str],
+    found: InboundCredentials,
+    lowered: Mapping[str, str],
+    raw: bytes,
+    payload: Any,
+    max_age: float,
+    now: float,
+) -> str:
+    """Admit a request that carries an X-Signature (see ``authenticate``)."""
+    covers = signature_covers(lowered["x-signature"], raw, found.webhook_secrets)
+    if covers is None:
+        raise Unauthorized("X-Signature does not match the body under any active webhook secret")
+    key = basic_auth_key(lowered.get("authorization"))
+    if key is not None and not (key and _matches(key, found.write_keys)):
+        raise Unauthorized("the write key is not an active write key")
+    if key is not None and WRITE_KEY in modes:
+        return WRITE_KEY  # the write key alone admits any body; the signature matched too
+    if key is None and covers == FIRST and isinstance(payload, list) and len(payload) > 1:
+        raise Unauthorized(BATCH_NEEDS_WRITE_KEY)
+    check_fresh(payload, max_age, now)
+    return WEBHOOK if key is None else f"{WEBHOOK}+{WRITE_KEY}"
 
 
 def authenticate(
@@ -85,18 +159,24 @@ def authenticate(
     headers: Mapping[str, str] | None,
     raw: bytes,
     payload: Any,
+    *,
+    max_age: float | None = None,
+    now: Callable[[], float] = time.time,
 ) -> str:
     """The method that admitted the request, or Unauthorized with a one-line reason.
 
     ``credentials`` is only called when a credential must be checked (SecretError if unreadable).
+    An X-Signature that covers only an array's first element admits a batch of more than one
+    event only with a valid write key (Basic) beside it. A request the signature admits is
+    refused when its signed event is older than ``max_age`` seconds (default: the
+    WEBHOOK_SIGNATURE_MAX_AGE_SECONDS setting).
     """
     if NONE in modes:
         return NONE
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     if WEBHOOK in modes and "x-signature" in lowered:
-        if signature_valid(lowered["x-signature"], raw, credentials().webhook_secrets):
-            return WEBHOOK
-        raise Unauthorized("X-Signature does not match the body under any active webhook secret")
+        limit = _configured_max_age() if max_age is None else max_age
+        return _signed(modes, credentials(), lowered, raw, payload, limit, now())
     if WRITE_KEY in modes:
         key = basic_auth_key(lowered.get("authorization"))
         if key is None and isinstance(payload, dict) and isinstance(payload.get("writeKey"), str):

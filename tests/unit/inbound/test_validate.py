@@ -111,3 +111,26 @@ def test_fast_check_and_jsonschema_agree(event: dict[str, object]) -> None:
     except fastjsonschema.JsonSchemaValueException:
         fast_valid = False
     assert fast_valid == detailed.is_valid(event)
+
+
+# ------------------------------------------ issue 13, point 8: messages never echo the value
+
+
+def test_an_unknown_call_type_is_not_echoed() -> None:
+    (problem,) = validate_event({"type": "Janeth Roewood", "userId": "u"})
+    assert problem.as_dict() == {
+        "path": "/type",
+        "message": "Unknown call type; type must be one of "
+        "alias, delete, group, identify, page, screen, track",
+    }
+
+
+def test_a_rule_without_its_own_message_does_not_echo_the_value() -> None:
+    from richpanel_destination.inbound.validate import _problem
+
+    schema = {"properties": {"traits": {"properties": {"tags": {"minItems": 2}}}}}
+    (error,) = Draft7Validator(schema).iter_errors({"traits": {"tags": ["Janeth Roewood"]}})
+    assert _problem(error).as_dict() == {
+        "path": "/traits/tags",
+        "message": "traits/tags does not meet the schema's minItems rule",
+    }

@@ -1,6 +1,9 @@
+import json
+
 import pytest
 import requests
 
+from richpanel_destination.observability.redact import digest
 from richpanel_destination.richpanel.outcomes import (
     Kind,
     from_exception,
@@ -37,10 +40,51 @@ def test_status_classification(status: int, kind: Kind) -> None:
     assert str(status) in outcome.reason
 
 
-def test_reason_includes_truncated_body() -> None:
-    outcome = from_response(400, {}, '{"error": "uid is required"}' + "x" * 500)
-    assert outcome.reason.startswith('Richpanel answered 400: {"error": "uid is required"}')
-    assert len(outcome.reason) < 260
+# ------------------------ issue 13, point 8: error bodies echo personal data; keep only codes
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"error": "uid is required"}', '{"error": "Invalid appClientId", "code": 400}'],
+)
+def test_a_short_plain_error_is_kept_whole(body: str) -> None:
+    assert from_response(400, {}, body).reason == f"Richpanel answered 400: {body}"
+
+
+def test_only_the_plain_fields_of_an_error_body_are_kept() -> None:
+    body = json.dumps({"error": "uid is required", "customer": {"name": "Janeth Roewood"}})
+    assert from_response(400, {}, body).reason == (
+        'Richpanel answered 400: {"error": "uid is required"}, '
+        f"body of {len(body)} characters not shown ({digest(body)})"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"error": "customer Janeth Roewood not found"}',
+        '{"message": "bad email jane@example.com, phone +1 415 555 0199"}',
+        '{"error": "uid 4155550199 is taken"}',
+        '{"error": "' + "x" * 200 + '"}',
+        '{"error": ["uid is required"]}',
+        "<html><body>Janeth Roewood</body></html>",
+        '{"error": "uid is required"}' + "x" * 500,
+    ],
+    ids=["name", "email-phone", "long-number", "long", "not-text", "html", "not-json"],
+)
+def test_an_error_body_that_may_hold_personal_data_is_not_kept(body: str) -> None:
+    outcome = from_response(400, {}, body)
+    assert outcome.reason == (
+        f"Richpanel answered 400: body of {len(body)} characters not shown ({digest(body)})"
+    )
+
+
+def test_a_retryable_answer_keeps_its_status_first_and_no_body() -> None:
+    outcome = from_response(503, {}, "Janeth Roewood")
+    assert outcome.kind is Kind.RETRYABLE
+    assert outcome.reason.startswith("Richpanel answered 503: body of 14 characters")
+    assert "Janeth" not in outcome.reason
+    assert from_response(400, {}).reason == "Richpanel answered 400"
 
 
 def test_retry_after_seconds_on_429() -> None:

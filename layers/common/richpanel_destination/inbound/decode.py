@@ -11,6 +11,7 @@ import sys
 import zlib
 from typing import Any
 
+from ..observability.redact import is_field_name
 from .limits import TRACKING_API, LimitExceeded, Limits
 
 # Top-level batch keys that apply to every item unless the item sets its own.
@@ -23,7 +24,11 @@ NOT_JSON = "Request body is not valid JSON: "
 SMALL_BODY_BYTES = 32 * 1024  # up to one event: count brackets before walking the parsed body
 # Media types whose body is read as JSON: analytics.js sends text/plain; no header is fine too.
 JSON_MEDIA_TYPES = frozenset({"", "application/json", "text/plain"})
-SHOWN_CHARS = 100  # the most of a sender's value echoed back in a message
+SHOWN_CHARS = 100  # the most of a header's value echoed back in a message
+# Messages never echo a value from the body that may be personal: a key or type is named
+# only if it reads as a field name, a number only if it has at most SHOWN_DIGITS digits
+# (no phone number or account number); anything else by its JSON pointer and place.
+SHOWN_DIGITS = 6
 # Escapes that may decode to a lone surrogate (checked exactly, then): a high \uD800-\uDBFF
 # not followed by a low \uDC00-\uDFFF, a low not preceded by a high, or a high-looking text
 # after a backslash (escaped, so a low after it is lone). Proper pairs (emoji escaped by
@@ -55,7 +60,7 @@ def cut(text: str) -> str:
 
 
 def shown(value: Any) -> str:
-    """A sender's value for a message: its repr, cut to SHOWN_CHARS characters."""
+    """A header's value for a message: its repr, cut to SHOWN_CHARS characters."""
     return cut(repr(value))
 
 
@@ -122,22 +127,83 @@ def _gunzip(raw: bytes, limits: Limits) -> bytes:
     return bytes(out)
 
 
+class _RepeatedKey(ValueError):
+    """An object has a key twice (located and described by _decode)."""
+
+
+class _OutOfRange(ValueError):
+    """A number is infinite as a float (located and described by _decode)."""
+
+
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise BadRequest(f"{NOT_JSON}duplicate key {shown(key)} in an object")
-            seen.add(key)
+        raise _RepeatedKey
     return obj
 
 
 def _finite(text: str) -> float:
     value = float(text)
     if value in (float("inf"), float("-inf")):
-        raise BadRequest(f"{NOT_JSON}number {cut(text)} is out of range")
+        raise _OutOfRange(text)
     return value
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """An object's key/value pairs as written, repeats kept (to locate a problem)."""
+
+
+_INFINITE = object()
+
+
+def _key(key: str, place: int) -> str:
+    """A key in a message or pointer: a field name as is, any other as its place."""
+    return key if is_field_name(key) else f"<key {place}>"
+
+
+def _locate(text: str, repeated: bool) -> tuple[str, str]:
+    """The first repeated key's object (pointer, key as shown), or infinite number (pointer).
+
+    Parses the text again, in document order, so only on the way to a 400.
+    """
+
+    def mark(number: str) -> Any:
+        return _INFINITE if float(number) in (float("inf"), float("-inf")) else 0.0
+
+    try:
+        root = json.loads(text, object_pairs_hook=_Pairs, parse_float=mark)
+    except (ValueError, RecursionError):  # e.g. an integer over the digit limit: no place
+        return "", ""
+    stack: list[tuple[Any, str]] = [(root, "")]
+    while stack:
+        node, at = stack.pop()
+        if node is _INFINITE and not repeated:
+            return at, ""
+        children: list[tuple[Any, str]] = []
+        if isinstance(node, _Pairs):
+            seen: set[str] = set()
+            for place, (key, value) in enumerate(node, 1):
+                if repeated and key in seen:
+                    return at, repr(key) if is_field_name(key) else f"<key {place}>"
+                seen.add(key)
+                children.append((value, f"{at}/{_key(key, place)}"))
+        elif isinstance(node, list):
+            children = [(value, f"{at}/{i}") for i, value in enumerate(node)]
+        stack.extend(reversed(children))
+    return "", ""
+
+
+def _repeated_key(text: str) -> str:
+    at, key = _locate(text, repeated=True)
+    what = f"duplicate key {key}" if key else "a duplicate key"
+    return f"{NOT_JSON}{what} in an object" + (f" at {at}" if at else "")
+
+
+def _out_of_range(text: str, number: str) -> str:
+    if sum(c.isdigit() for c in number) <= SHOWN_DIGITS:
+        return f"{NOT_JSON}number {number} is out of range"
+    at, _ = _locate(text, repeated=False)
+    return f"{NOT_JSON}number {f'at {at} ' if at else ''}is out of range"
 
 
 def _constant(name: str) -> Any:
@@ -171,6 +237,10 @@ def _decode(text: str) -> Any:
         return DECODER.decode(text)
     except BadRequest:
         raise
+    except _RepeatedKey:
+        raise BadRequest(_repeated_key(text)) from None
+    except _OutOfRange as exc:
+        raise BadRequest(_out_of_range(text, str(exc))) from None
     except json.JSONDecodeError as exc:
         raise BadRequest(f"{NOT_JSON}{exc}") from exc
     except RecursionError:
@@ -248,7 +318,7 @@ def single_event(payload: Any, call_type: str) -> list[dict[str, Any]]:
     if "type" not in payload:
         return [{**payload, "type": call_type}]
     if payload["type"] != call_type:
-        raise BadRequest(
-            f"Body type {shown(payload['type'])} does not match the path's {call_type!r}"
-        )
+        named = isinstance(payload["type"], str) and is_field_name(payload["type"])
+        body_type = f"Body type {payload['type']!r}" if named else "Body type"
+        raise BadRequest(f"{body_type} does not match the path's {call_type!r}")
     return [payload]

@@ -173,7 +173,7 @@ def _describe(error: ValidationError) -> str:
                 if error.validator == "const"
                 else f"{name} must be one of {rule}"
             )
-    return str(error.message)
+    return f"{name} does not meet the schema's {error.validator} rule"  # error.message quotes it
 
 
 def validate_event(event: Any) -> list[Problem]:
@@ -185,7 +185,8 @@ def validate_event(event: Any) -> list[Problem]:
         return [Problem("/type", "type is required and must be a string")]
     fast = fast_check_for(call_type)
     if fast is None:
-        return [Problem("/type", f"Unknown call type {call_type!r}")]
+        known = ", ".join(sorted(CALL_TYPES))
+        return [Problem("/type", f"Unknown call type; type must be one of {known}")]
     try:
         fast(event)
     except fastjsonschema.JsonSchemaValueException:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from local import store_faults
 from local.api import LocalApi, targets_from_template
 from local.dynamodb import (
     TableInfo,
@@ -160,6 +161,7 @@ class LocalStack:
                 "AWS_REGION": context.region,
             }
         )
+        store_faults.apply(self.environ)  # chaos only: LOCAL_STORE_FAULTS
         self.sqs = LocalSqs(self.host, self.sqs_port)
         os.environ["AWS_ENDPOINT_URL"] = self.sqs.start()
         register_template_tables(self.template, context)  # queues may name a table

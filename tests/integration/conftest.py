@@ -87,6 +87,7 @@ class Stack:
     log_path: Path
     process: subprocess.Popen[bytes]
     http: requests.Session = field(default_factory=lambda: sender_session())
+    tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
 
     def __repr__(self) -> str:
         """Short form for assertion messages."""
@@ -252,6 +253,7 @@ def running_stack(workdir: Path, environment: Mapping[str, str] | None = None) -
             sandbox=info["sandbox"],
             sqs_endpoint=info["sqs_endpoint"],
             queues=dict(info["queues"]),
+            tables=dict(info.get("tables", {})),
             sqs=client,
             log_path=log_path,
             process=process,

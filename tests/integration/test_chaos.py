@@ -1,7 +1,15 @@
 """Fault injection: thousands of events through a Richpanel that fails 30% of the time.
 
 Every accepted event must end delivered exactly once, or in the DLQ with a reason.
-CHAOS_EVENTS (default 2000) sets the size; e.g. `CHAOS_EVENTS=20000 make chaos`.
+CHAOS_EVENTS (default 1000) sets the size; e.g. `CHAOS_EVENTS=20000 make chaos`.
+
+The stack of its own also opens the windows a plain failure rate never does:
+- sends that outlive the budget: some calls hang 2.2 s, past a 2 s delivery budget
+  (with a 3 s read timeout, so only the deadline can stop them);
+- an invocation killed mid-batch: some messageIds are claimed, as a dead invocation leaves
+  them, with the claim expiring 1.5 s later;
+- a store that fails after a 2xx: the record of 2% of the delivered events cannot be saved
+  (LOCAL_STORE_FAULTS).
 """
 
 from __future__ import annotations
@@ -10,31 +18,82 @@ import os
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import requests
 
-from .conftest import sender_session
+from local.template import LOCAL_REGION
+
+from .conftest import running_stack, sender_session
 
 pytestmark = pytest.mark.integration
 
-EVENTS = int(os.environ.get("CHAOS_EVENTS", "2000"))
+EVENTS = int(os.environ.get("CHAOS_EVENTS", "1000"))
 SINGLES_SHARE = 0.2  # the rest arrives in batches
 BATCH_SIZE = 80
 SENDERS = 6
+FAILURES = [
+    {"status": 500},
+    {"status": 503},
+    {"status": 429, "retry_after": 1},
+    {"timeout_ms": 600},  # a slow answer within the read timeout
+    {"reset": True},
+]
 CHAOS = {
     "fail_rate": 0.3,
     "seed": 20261128,
-    "failures": [
-        {"status": 500},
-        {"status": 503},
-        {"status": 429, "retry_after": 1},
-        {"timeout_ms": 800},  # past the stack's 0.5 s read timeout: the client gives up
-        {"reset": True},
-    ],
+    # each listed failure is as likely: the hang past the budget is 1 in 26 failures, as
+    # every request it holds costs 2 s on the local stack (invocations run one at a time)
+    "failures": [*FAILURES * 5, {"timeout_ms": 2200}],
 }
+CHAOS_ENVIRONMENT = {
+    "DELIVERY_BUDGET_SECONDS": "2",  # the 2.2 s hang outlives it; only the deadline ends it
+    "RICHPANEL_READ_TIMEOUT_SECONDS": "3",
+    "LOCAL_STORE_FAULTS": "0.02",
+}
+ABANDONED_SHARE = 0.05  # messageIds an invocation claimed and then died with
+ABANDONED_FOR_MS = 1500
+
+
+class Context:
+    """What a claim's expiry is taken from: the dead invocation had this much time left."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return ABANDONED_FOR_MS
+
+
+@pytest.fixture(scope="module")
+def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with running_stack(tmp_path_factory.mktemp("chaos-stack"), CHAOS_ENVIRONMENT) as started:
+        yield started
+
+
+@pytest.fixture(autouse=True)
+def _reset_stack(chaos_stack: Any) -> None:
+    """Overrides the conftest's: reset this module's stack, not the session one."""
+    chaos_stack.fresh()
+
+
+def abandon_claims(stack: Any, message_ids: list[str]) -> None:
+    """Claim these messageIds in the stack's table as an invocation that then died."""
+    import boto3
+
+    from richpanel_destination.delivery.dedupe import Deduplicator
+
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=stack.sqs_endpoint,
+        region_name=LOCAL_REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    dead = Deduplicator(stack.tables["IdempotencyTable"], 3600, dynamodb=dynamodb)
+    dead.register_lambda_context(Context())
+    for message_id in message_ids:
+        assert dead._claim(message_id) is None
 
 
 def make_event(run: str, i: int) -> dict[str, Any]:
@@ -103,12 +162,16 @@ def dead_lettered(stack: Any) -> dict[str, str]:
             )
 
 
+@pytest.mark.timeout(400)
 def test_chaos_loses_nothing_and_delivers_nothing_twice(
-    stack: Any, wait_for: Any, capsys: pytest.CaptureFixture[str]
+    chaos_stack: Any, wait_for: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    stack = chaos_stack
     run = uuid.uuid4().hex[:8]
     events = [make_event(run, i) for i in range(EVENTS)]
     planned = requests_for(events)
+    abandoned = [e["messageId"] for e in events[:: int(1 / ABANDONED_SHARE)]]
+    abandon_claims(stack, abandoned)
     stack.set_behaviour(**CHAOS)
 
     started = time.monotonic()
@@ -130,6 +193,9 @@ def test_chaos_loses_nothing_and_delivers_nothing_twice(
     lost = sent - set(accepted) - set(in_dlq)
     chaos_calls = stack.sandbox_calls()
     failed_calls = sum(1 for c in chaos_calls if not c.get("accepted"))
+    log = stack.log_path.read_text(encoding="utf-8", errors="replace")
+    unrecorded = log.count('"recordFailed"')
+    outlived = sum(1 for c in chaos_calls if "timeout after 2200" in str(c.get("error")))
 
     with capsys.disabled():
         print(
@@ -141,10 +207,13 @@ def test_chaos_loses_nothing_and_delivers_nothing_twice(
             f"  delivered twice or more   {len(twice):6d}\n"
             f"  in the DLQ with a reason  {len(in_dlq):6d}\n"
             f"  lost                      {len(lost):6d}\n"
+            f"  windows: {outlived} sends hung past the budget, {len(abandoned)} claims "
+            f"abandoned, {unrecorded} deliveries the store failed to record\n"
             f"  sent in {sent_for:.1f}s, drained after {drained_after:.1f}s"
         )
     assert failed_calls > 0.2 * EVENTS  # the chaos really happened
     assert ingest["queued"] > 0
+    assert outlived > 0 and unrecorded > 0  # the windows were really opened
     assert not lost, sorted(lost)[:10]
     assert not twice, sorted(twice)[:10]
     assert all(reason for reason in in_dlq.values())

@@ -1,4 +1,5 @@
 import json
+import re
 
 from richpanel_destination.delivery.park import (
     BATCH_BYTES,
@@ -77,3 +78,39 @@ def test_an_unreachable_queue_fails_only_its_own_parcels() -> None:
     failed = parking.park_many([retry_parcel(0, {}, out, 1), dead_letter_parcel(1, "{}", "400")])
     assert list(failed) == [1]
     assert failed[1].startswith("SQS send failed: ConnectionError: SQS is down")
+
+
+# ------------------------------------------------------------- SQS's character set (13.5)
+
+# The characters SQS accepts in a message body and in string attributes (SQS Developer Guide).
+SQS_ALLOWED = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
+
+
+def valid_for_sqs(parcel: Parcel) -> bool:
+    texts = [parcel.body, *(a["StringValue"] for a in parcel.attrs.values())]
+    return all(SQS_ALLOWED.fullmatch(text) for text in texts)
+
+
+HOSTILE = {
+    "type": "track",
+    "messageId": "m\x01id\x7f",
+    "userId": "u\ufffe",
+    "event": "E\uffff",
+    "properties": {"note": "tab\tnew\nline\x00nul \U0001f600"},
+}
+
+
+def test_queued_bodies_and_attributes_are_always_valid_for_sqs() -> None:
+    outcome = Outcome(Kind.RETRYABLE, "Richpanel answered 503: \ufffe\x02", 503)
+    parcel = retry_parcel(0, HOSTILE, outcome, attempt=1)
+    assert valid_for_sqs(parcel)
+    assert json.loads(parcel.body)["event"] == HOSTILE  # escaped, not changed
+    dead = dead_letter_parcel(0, "poison \ud800 \uffff", "bad", message_id="m\x01")
+    assert valid_for_sqs(dead)
+
+
+def test_a_write_key_in_the_body_is_not_queued() -> None:
+    event = {**HOSTILE, "writeKey": "sk-live-123456"}
+    parcel = retry_parcel(0, event, Outcome(Kind.RETRYABLE, "x"), attempt=1)
+    assert "writeKey" not in json.loads(parcel.body)["event"]
+    assert "sk-live-123456" not in parcel.body

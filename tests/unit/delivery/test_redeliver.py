@@ -103,3 +103,55 @@ def test_poison_message_goes_to_dlq_untouched(body: str) -> None:
     assert parking.dead[0][0] == body
     assert parking.dead[0][1].startswith("poison message")
     assert client.calls == []
+
+
+# ------------------------------------------------------------------ poison (13.6)
+
+
+def test_a_body_with_a_lone_surrogate_is_dead_lettered_as_poison_not_retried() -> None:
+    parking = FakeParking()
+    client = FakeClient(Outcome(Kind.DELIVERED, "ok", 200))
+    body = '{"v":1,"event":{"type":"track","messageId":"m1","userId":"u","event":"\\ud800"}}'
+    done = attempt(body, client, parking)
+    assert done.fate is Fate.DEAD_LETTERED
+    assert done.reason is not None
+    assert done.reason.startswith("poison message: event cannot be encoded as UTF-8")
+    assert client.calls == [] and parking.postponed == []
+
+
+def test_the_retry_path_validates_what_it_reads_as_ingest_does() -> None:
+    parking = FakeParking()
+    client = FakeClient(Outcome(Kind.DELIVERED, "ok", 200))
+    event = {"type": "track", "messageId": "m1", "userId": ["u"], "event": {"name": "E"}}
+    done = attempt(envelope(event, 1, "Richpanel answered 503"), client, parking)
+    assert done.fate is Fate.DEAD_LETTERED
+    assert done.reason is not None and done.reason.startswith(
+        "poison message: invalid Segment call"
+    )
+    assert "/userId" in done.reason and "/event" in done.reason
+    assert client.calls == []  # never sent to Richpanel
+
+
+def test_dead_lettering_a_poison_body_keeps_it_valid_for_sqs() -> None:
+    from richpanel_destination.delivery.park import dead_letter_parcel
+
+    sent: list[Any] = []
+
+    class Recording(FakeParking):
+        def to_dead_letter(self, body: str, reason: str, **kw: Any) -> None:
+            sent.append(dead_letter_parcel(0, body, reason, **kw))
+
+    body = "not json \ud800"
+    done = attempt(body, FakeClient(Outcome(Kind.DELIVERED, "ok", 200)), Recording())
+    assert done.fate is Fate.DEAD_LETTERED
+    (parcel,) = sent
+    parcel.body.encode("utf-8")  # would raise for the lone surrogate
+    assert parcel.body == "not json \\ud800"
+
+
+def test_an_event_in_flight_elsewhere_is_retried_later() -> None:
+    parking = FakeParking()
+    in_flight = Outcome(Kind.IN_FLIGHT, "already being delivered by another invocation")
+    with pytest.raises(RetryLater):
+        attempt(BODY, FakeClient(in_flight), parking)
+    assert parking.dead == [] and len(parking.postponed) == 1

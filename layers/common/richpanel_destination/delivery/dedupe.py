@@ -1,14 +1,28 @@
-"""Deliver each Segment messageId to Richpanel at most once (Powertools Idempotency on DynamoDB).
+"""Deliver each event to Richpanel at most once: claim -> send -> settle, on DynamoDB.
 
-Ingest and retry share one key space (``KEY_PREFIX#md5(messageId)``), so a duplicate
-arriving at either is acknowledged without a second Richpanel call. A record is kept
-only for a *delivered* call: any other outcome deletes it so the event can be tried again.
+One protocol for single and batch sends, and the only code that knows Powertools'
+Idempotency persistence API (its DynamoDB layout: key ``id``, TTL ``expiration``).
+
+- **claim**: a conditional put of an in-progress record for the event's key. It fails when
+  the key was delivered (DUPLICATE) or another invocation holds it (IN_FLIGHT; its claim
+  expires with that invocation's remaining time, so a dead holder does not block for long).
+- **send**: only claimed events are sent.
+- **settle**: a delivered event's record becomes COMPLETED (kept for the TTL); any other
+  outcome deletes the record so the event can be tried again. A success that cannot be
+  recorded is still a success: saving is retried briefly, then the outcome says so.
+
+Ingest and retry share one key space (``KEY_PREFIX#md5(key)``). The key is the Segment
+``messageId``, or for an event without one a hash of its content (``event_key``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..richpanel.outcomes import Kind, Outcome
@@ -17,148 +31,110 @@ KEY_PREFIX = "richpanel-delivery"
 Send = Callable[[Mapping[str, Any]], Outcome]
 SendBatch = Callable[[Sequence[Mapping[str, Any]]], Outcome]
 LATE = Outcome(Kind.RETRYABLE, "no answer from Richpanel within the delivery budget")
+IN_FLIGHT = Outcome(Kind.IN_FLIGHT, "already being delivered by another invocation")
 CLAIM_ATTEMPTS = 3  # as Powertools' IdempotencyHandler: inconsistent states are retried twice
-
-
-class NotDelivered(Exception):
-    """Raised inside the idempotent section so Powertools drops the in-progress record."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome.reason)
-        self.outcome = outcome
+SAVE_ATTEMPTS = 3  # saving a delivered record: tries, SAVE_PAUSE_SECONDS apart
+SAVE_PAUSE_SECONDS = 0.05
+STORE_TIMEOUT_SECONDS = 0.5  # connect and read, per DynamoDB call
+# Fields that differ between resends of the same event, left out of its content key.
+UNSTABLE_FIELDS = ("sentAt", "receivedAt", "writeKey")
 
 
 class DedupeUnavailable(RuntimeError):
     """The idempotency store failed; delivering now could deliver twice."""
 
 
-def _mark_duplicate(response: Any, _record: Any) -> Any:
-    return {**(response or {}), "duplicate": True}
+class NotDelivered(Exception):
+    """Why a claimed record is deleted (Powertools' delete_record wants an exception)."""
+
+
+def event_key(event: Mapping[str, Any]) -> str:
+    """The deduplication key: the messageId, or a hash of the event's stable content."""
+    message_id = event.get("messageId")
+    if isinstance(message_id, str) and message_id:
+        return message_id
+    stable = {k: v for k, v in event.items() if k not in UNSTABLE_FIELDS}
+    text = json.dumps(stable, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "content:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _client() -> Any:
+    """A DynamoDB client whose every call ends in about a second or two: the store must not
+    hold a send past its deadline (boto3's default DynamoDB retries back off for 10+ s)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=STORE_TIMEOUT_SECONDS,
+        read_timeout=STORE_TIMEOUT_SECONDS,
+        retries={"mode": "standard", "max_attempts": 2},
+    )
+    return boto3.client("dynamodb", config=config)
+
+
+def _unavailable(exc: BaseException) -> Outcome:
+    """The outcome of an event whose record the store cannot claim: retry later."""
+    return Outcome(Kind.RETRYABLE, f"idempotency store: {type(exc).__name__}: {exc}"[:300])
 
 
 class Deduplicator:
-    """Wraps a send in a DynamoDB-backed idempotency record keyed by ``messageId``."""
+    """Claims, sends and settles events on a DynamoDB table (Powertools' record layout)."""
 
     def __init__(self, table_name: str, ttl_seconds: int, dynamodb: Any | None = None) -> None:
         from aws_lambda_powertools.utilities.idempotency import (  # deferred: needs boto3
             DynamoDBPersistenceLayer,
             IdempotencyConfig,
-            idempotent_function,
         )
 
-        self.config = IdempotencyConfig(
-            event_key_jmespath="messageId",
-            expires_after_seconds=ttl_seconds,
-            response_hook=_mark_duplicate,  # type: ignore[arg-type]
-        )
+        self.config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=ttl_seconds)
+        if dynamodb is None:
+            dynamodb = _client()
         store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb)
-        # What idempotent_function's handler does before it touches the store (the same
-        # key prefix, jmespath and TTL); configure() is a no-op once configured.
         store.configure(config=self.config, key_prefix=KEY_PREFIX)
         self._store = store
 
-        @idempotent_function(  # type: ignore[untyped-decorator]
-            data_keyword_argument="key",
-            config=self.config,
-            persistence_store=store,
-            key_prefix=KEY_PREFIX,
-        )
-        def deliver(key: dict[str, str], call: Mapping[str, Any], send: Send) -> dict[str, Any]:
-            outcome = send(call)
-            if outcome.kind is not Kind.DELIVERED:
-                raise NotDelivered(outcome)
-            return {"status": outcome.status}
-
-        self._deliver = deliver
-
     def register_lambda_context(self, context: Any) -> None:
-        """Let in-progress records expire with the invocation that holds them."""
+        """Let claims expire with the invocation that holds them."""
         self.config.register_lambda_context(context)
 
-    def send(self, message_id: str | None, call: Mapping[str, Any], send: Send) -> Outcome:
-        """Send unless this messageId was already delivered; never raises for delivery failures."""
-        from aws_lambda_powertools.utilities.idempotency.exceptions import (
-            IdempotencyAlreadyInProgressError,
-        )
-
-        if not message_id:
-            return send(call)  # nothing to key on: deliver without deduplication
-        answered: list[Outcome] = []  # the real answer (with its latency), when we called
-
-        def sending(payload: Mapping[str, Any]) -> Outcome:
-            answered.append(send(payload))
-            return answered[-1]
-
-        try:
-            stored = self._deliver(key={"messageId": message_id}, call=call, send=sending)
-        except NotDelivered as exc:
-            return exc.outcome
-        except IdempotencyAlreadyInProgressError:
-            return Outcome(Kind.IN_FLIGHT, "already being delivered by another invocation")
-        except Exception as exc:  # persistence and inconsistent-state errors
-            raise DedupeUnavailable(f"idempotency store: {type(exc).__name__}: {exc}") from exc
-        if stored.get("duplicate"):
-            return Outcome(Kind.DUPLICATE, "already delivered", stored.get("status"))
-        if answered:
-            return answered[-1]
-        return Outcome(
-            Kind.DELIVERED, f"Richpanel answered {stored.get('status')}", stored.get("status")
-        )
+    def send(self, key: str | None, call: Mapping[str, Any], send: Send) -> Outcome:
+        """Send unless this key was delivered or is being delivered; never raises."""
+        if not key:
+            return send(call)  # nothing to key on
+        refused = self._claim(key)
+        if refused is not None:
+            return refused
+        return self._settle(key, send(call))
 
     def send_batch(
-        self,
-        items: Sequence[tuple[str | None, Mapping[str, Any]]],
-        send_batch: SendBatch,
-        *,
-        deadline: float | None = None,
-        late: Outcome = LATE,
+        self, items: Sequence[tuple[str | None, Mapping[str, Any]]], send_batch: SendBatch
     ) -> list[Outcome]:
-        """Send several calls in one request, each messageId at most once; one outcome per item.
+        """Send several calls in one request, each key at most once; one outcome per item.
 
-        Claims each messageId's record (in progress) the way the single-call path does, leaves
-        out those already delivered (DUPLICATE) or being delivered (IN_FLIGHT), sends the rest
-        at once, then completes the records of a delivered request or deletes them. Items
-        without a messageId are sent undeduplicated; an item whose record the store cannot
-        claim or settle gets a RETRYABLE outcome. Never raises for delivery or store failures.
-
-        When ``deadline`` (``time.monotonic()``) passes before the request is sent, nothing is
-        sent: the records claimed so far are deleted and the items not refused get ``late``.
+        Items refused at claim (DUPLICATE, IN_FLIGHT, or RETRYABLE when the store fails) are
+        left out of the request; the others share its answer, settled item by item.
         """
         outcomes: list[Outcome | None] = [None] * len(items)
-        claimed: list[int] = []  # items we hold a record for
-        sending: list[int] = []  # items in the request
-        in_time = True
-        for position, (message_id, _call) in enumerate(items):
-            if deadline is not None and time.monotonic() >= deadline:
-                in_time = False
-                break
-            if not message_id:
-                sending.append(position)
-                continue
-            refused = self._claim(message_id)
-            if refused is None:
-                claimed.append(position)
-                sending.append(position)
-            else:
-                outcomes[position] = refused
-        if deadline is not None and time.monotonic() >= deadline:
-            in_time = False
-        answer = late
-        if in_time and sending:
-            answer = send_batch([items[position][1] for position in sending])
-        for position, outcome in enumerate(outcomes):
-            if outcome is None:
-                outcomes[position] = answer
+        claimed: list[int] = []
+        for position, (key, _call) in enumerate(items):
+            if key:
+                outcomes[position] = self._claim(key)
+                if outcomes[position] is None:
+                    claimed.append(position)
+        sending = [p for p, outcome in enumerate(outcomes) if outcome is None]
+        if not sending:
+            return [o for o in outcomes if o is not None]
+        answer = send_batch([items[p][1] for p in sending])
+        for position in sending:
+            outcomes[position] = answer
         for position in claimed:
-            settled = self._settle(items[position][0] or "", answer)
-            if settled is not None:
-                outcomes[position] = settled
-        return [outcome or answer for outcome in outcomes]
+            outcomes[position] = self._settle(items[position][0] or "", answer)
+        return [answer if o is None else o for o in outcomes]
 
-    def _data(self, message_id: str) -> dict[str, str]:
-        return {"messageId": message_id}
+    def _data(self, key: str) -> dict[str, str]:
+        return {"key": key}
 
-    def _claim(self, message_id: str) -> Outcome | None:
+    def _claim(self, key: str) -> Outcome | None:
         """Save the in-progress record (None: claimed) or say why this item is not sent."""
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyItemAlreadyExistsError,
@@ -168,10 +144,9 @@ class Deduplicator:
             STATUS_CONSTANTS,
         )
 
-        data = self._data(message_id)
+        data = self._data(key)
         context = self.config.lambda_context
         remaining = context.get_remaining_time_in_millis() if context is not None else None
-        problem = "inconsistent idempotency record"
         for _ in range(CLAIM_ATTEMPTS):
             try:
                 self._store.save_inprogress(data=data, remaining_time_in_millis=remaining)
@@ -191,24 +166,31 @@ class Deduplicator:
                 expiry = record.in_progress_expiry_timestamp
                 if expiry is not None and expiry < int(time.time() * 1000):
                     continue  # its holder timed out: the conditional put may take it now
-                return Outcome(Kind.IN_FLIGHT, "already being delivered by another invocation")
+                return IN_FLIGHT
             stored = record.response_json_as_dict() or {}
             return Outcome(Kind.DUPLICATE, "already delivered", stored.get("status"))
-        return Outcome(Kind.RETRYABLE, f"idempotency store: {problem}")
+        return Outcome(Kind.RETRYABLE, "idempotency store: inconsistent idempotency record")
 
-    def _settle(self, message_id: str, answer: Outcome) -> Outcome | None:
-        """Complete a delivered item's record, or delete it; an outcome only if the store fails."""
-        data = self._data(message_id)
-        try:
-            if answer.kind is Kind.DELIVERED:
+    def _settle(self, key: str, answer: Outcome) -> Outcome:
+        """Record a delivered item (retried briefly) or release its claim; the final outcome.
+
+        A delivery that cannot be recorded stays delivered (sending it again would deliver
+        twice); ``record_failed`` says so. A claim that cannot be released expires with the
+        invocation, and the event is parked as its outcome says.
+        """
+        data = self._data(key)
+        if answer.kind is not Kind.DELIVERED:
+            with contextlib.suppress(Exception):  # if not, the claim expires with the invocation
+                self._store.delete_record(data=data, exception=NotDelivered(answer.reason))
+            return answer
+        problem: BaseException | None = None
+        for attempt in range(SAVE_ATTEMPTS):
+            try:
                 self._store.save_success(data=data, result={"status": answer.status})
-            else:
-                self._store.delete_record(data=data, exception=NotDelivered(answer))
-        except Exception as exc:
-            return _unavailable(exc)
-        return None
-
-
-def _unavailable(exc: BaseException) -> Outcome:
-    """The outcome the single-call path gives when the store fails (DedupeUnavailable)."""
-    return Outcome(Kind.RETRYABLE, f"idempotency store: {type(exc).__name__}: {exc}"[:300])
+                return answer
+            except Exception as exc:
+                problem = exc
+                if attempt + 1 < SAVE_ATTEMPTS:
+                    time.sleep(SAVE_PAUSE_SECONDS)
+        note = f"delivery record not saved: {type(problem).__name__}: {problem}"[:300]
+        return replace(answer, record_failed=note)

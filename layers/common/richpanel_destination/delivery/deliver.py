@@ -14,15 +14,18 @@ from ..mapping.routing import skip_reason
 from ..mapping.transform import MappingError, to_richpanel
 from ..richpanel.client import RichpanelClient
 from ..richpanel.outcomes import Kind, Outcome
-from .dedupe import LATE, DedupeUnavailable, Deduplicator, Send
+from .dedupe import LATE, Deduplicator, Send, event_key
 from .park import Parcel, Parking, dead_letter_parcel, envelope, park_seconds, retry_parcel
 from .results import EventResult, Fate
 
 OUT_OF_TIME = LATE  # one outcome for "the budget ran out", batch or single
-MIN_SEND_SECONDS = 0.1  # a send is not started with less time than this left
+# A send is not started with less time than this left: cut shorter, an answer Richpanel
+# gives in time (typically ~0.1 s) could miss us, and the event would be sent twice.
+MIN_SEND_SECONDS = 0.5
 WAIT_SLICE = 0.05  # how often the deadline (which moves as events are delivered) is re-read
 RUNNING_GRACE_SECONDS = 0.5  # for a send's bookkeeping (the store) after its deadline
 SETTLED = frozenset({Kind.DELIVERED, Kind.DUPLICATE})  # outcomes that park nothing
+Answers = dict[int, Outcome]  # Richpanel's answer per event index, as soon as it came
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Pending:
     event: dict[str, Any]
     call: dict[str, Any]
     message_id: str | None
+    key: str  # what deduplication keys on: the messageId, or a hash of the content
 
 
 def ident(event: Any) -> tuple[str | None, str | None]:
@@ -60,6 +64,8 @@ def _result(
         extra |= {"status": outcome.status, "latency_ms": outcome.latency_ms}
         if outcome.latency_ms is not None:  # Richpanel was really called
             extra["status_class"] = outcome.status_class
+        if outcome.record_failed:
+            extra["record_failed"] = outcome.record_failed
     return EventResult(
         index,
         message_id,
@@ -87,27 +93,22 @@ def prepare(
     except MappingError as exc:
         errors = [{"path": exc.path, "message": str(exc)}]
         return _result(index, event, Fate.REJECTED, "not accepted by Richpanel", errors=errors)
-    return Pending(index, event, call, ident(event)[0])
+    return Pending(index, event, call, ident(event)[0], event_key(event))
 
 
 def send_once(
     client: RichpanelClient,
     dedupe: Deduplicator | None,
-    message_id: str | None,
+    key: str | None,
     call: Mapping[str, Any],
     send: Send | None = None,
 ) -> Outcome:
-    """One attempt, deduplicated on messageId when a table is configured.
+    """One attempt, deduplicated on ``key`` when a table is configured.
 
-    ``send`` replaces ``client.send`` (Delivery passes one that keeps to its deadline).
+    ``send`` replaces ``client.send`` (a send that keeps to a deadline).
     """
     post = client.send if send is None else send
-    if dedupe is None:
-        return post(call)
-    try:
-        return dedupe.send(message_id, call, post)
-    except DedupeUnavailable as exc:
-        return Outcome(Kind.RETRYABLE, str(exc)[:300])
+    return post(call) if dedupe is None else dedupe.send(key, call, post)
 
 
 class Deadline:
@@ -196,40 +197,57 @@ class Delivery:
         results.update(self._settle(pending, outcomes))
         return [results[i] for i in range(len(events))]
 
-    def _send_one(self, group: list[Pending], deadline: Deadline) -> list[Outcome]:
+    def _send_one(
+        self, group: list[Pending], deadline: Deadline, answers: Answers
+    ) -> list[Outcome]:
         (p,) = group
         if deadline.left() is None:
             return [OUT_OF_TIME]  # not claimed, not sent
 
         def post(call: Mapping[str, Any]) -> Outcome:
             within = deadline.left()
-            return OUT_OF_TIME if within is None else self.client.send(call, within)
+            if within is None:
+                return OUT_OF_TIME
+            answers[p.index] = answer = self.client.send(call, within)
+            return answer
 
-        return [send_once(self.client, self.dedupe, p.message_id, p.call, post)]
+        return [send_once(self.client, self.dedupe, p.key, p.call, post)]
 
-    def _send_chunk(self, chunk: list[Pending], deadline: Deadline) -> list[Outcome]:
+    def _send_chunk(
+        self, chunk: list[Pending], deadline: Deadline, answers: Answers
+    ) -> list[Outcome]:
         """One /bt request for a chunk of events (deduplicated on messageId)."""
         if deadline.left() is None:
             return [OUT_OF_TIME] * len(chunk)
 
         def post(calls: Sequence[Mapping[str, Any]]) -> Outcome:
             within = deadline.left()
-            return OUT_OF_TIME if within is None else self.client.send_batch(calls, within)
+            if within is None:
+                return OUT_OF_TIME
+            answer = self.client.send_batch(calls, within)
+            sent = {id(call) for call in calls}  # the chunk's events left in the request
+            answers.update({p.index: answer for p in chunk if id(p.call) in sent})
+            return answer
 
         if self.dedupe is None:
             return [post([p.call for p in chunk])] * len(chunk)
-        return self.dedupe.send_batch([(p.message_id, p.call) for p in chunk], post)
+        return self.dedupe.send_batch([(p.key, p.call) for p in chunk], post)
 
     def _run(
         self,
         groups: list[list[Pending]],
         deadline: Deadline,
-        send: Callable[[list[Pending], Deadline], list[Outcome]],
+        send: Callable[[list[Pending], Deadline, Answers], list[Outcome]],
     ) -> dict[int, Outcome]:
-        """Send the groups concurrently until the deadline; an outcome per event."""
+        """Send the groups concurrently until the deadline; an outcome per event.
+
+        A send still settling its record when the time is up is judged by Richpanel's answer,
+        when there was one: an event Richpanel took is never parked to be sent again.
+        """
+        answers: Answers = {}
 
         def work(group: list[Pending]) -> list[Outcome]:
-            outcomes = send(group, deadline)
+            outcomes = send(group, deadline, answers)
             deadline.settled(sum(o.kind in SETTLED for o in outcomes))
             return outcomes
 
@@ -243,9 +261,10 @@ class Delivery:
         wait(running, timeout=RUNNING_GRACE_SECONDS)
         outcomes: dict[int, Outcome] = {}
         for future, group in futures.items():
-            done = future.done() and not future.cancelled()
-            answers = future.result() if done else [OUT_OF_TIME] * len(group)
-            outcomes.update({p.index: o for p, o in zip(group, answers, strict=True)})
+            if future.done() and not future.cancelled():
+                outcomes.update({p.index: o for p, o in zip(group, future.result(), strict=True)})
+            else:
+                outcomes.update({p.index: answers.get(p.index, OUT_OF_TIME) for p in group})
         return outcomes
 
     def _settle(
@@ -258,9 +277,11 @@ class Delivery:
             outcome = outcomes[p.index]
             if outcome.kind is Kind.DELIVERED:
                 results[p.index] = _result(p.index, p.event, Fate.DELIVERED, outcome=outcome)
-            elif outcome.kind in (Kind.DUPLICATE, Kind.IN_FLIGHT):
+            elif outcome.kind is Kind.DUPLICATE:
                 results[p.index] = _result(p.index, p.event, Fate.DUPLICATE, outcome.reason)
-            elif outcome.kind is Kind.RETRYABLE:
+            elif outcome.kind in (Kind.RETRYABLE, Kind.IN_FLIGHT):
+                # in flight: its holder may have died; the retry path settles it once the
+                # claim resolves (delivered by the holder: a duplicate; expired: sent)
                 parcels.append(retry_parcel(p.index, p.event, outcome, attempt=1))
             else:
                 body = envelope(p.event, 1, outcome.reason)

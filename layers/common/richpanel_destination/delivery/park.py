@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,13 +28,33 @@ PARK_CALL_SECONDS = 0.05  # time reserved per SendMessageBatch call (10-20 ms ty
 PARK_FLOOR_SECONDS = 0.3  # reserved however little there is to park
 
 
+# What SQS refuses in a message body or a string attribute: anything outside #x9 | #xA | #xD
+# | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF (moto does not check; local/ does).
+NOT_FOR_SQS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Body fields that never go to a queue: a writeKey sent in the body is a credential.
+NOT_QUEUED = frozenset({"writeKey"})
+
+
+def for_sqs(text: str) -> str:
+    """Text SQS takes: each character it refuses becomes its JSON escape (\\uXXXX).
+
+    In a JSON body that escape stands inside a string (json.dumps escapes control characters
+    itself, and the refused characters are never structural), so the body stays valid JSON
+    and decodes to the same value.
+    """
+    return NOT_FOR_SQS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 class ParkError(RuntimeError):
     """SQS could not take the message; the event is neither delivered nor parked."""
 
 
 def envelope(event: dict[str, Any], attempt: int, reason: str) -> str:
-    """The SQS body for a parked event: the Segment event plus delivery metadata."""
-    return json.dumps(
+    """The SQS body for a parked event: the Segment event (without credentials) plus
+    delivery metadata, in characters SQS takes."""
+    if not NOT_QUEUED.isdisjoint(event):
+        event = {k: v for k, v in event.items() if k not in NOT_QUEUED}
+    body = json.dumps(
         {
             "v": ENVELOPE_VERSION,
             "event": event,
@@ -44,6 +65,7 @@ def envelope(event: dict[str, Any], attempt: int, reason: str) -> str:
         separators=(",", ":"),
         ensure_ascii=False,
     )
+    return for_sqs(body)
 
 
 def _attributes(**values: str | int | float | None) -> dict[str, dict[str, str]]:
@@ -52,7 +74,7 @@ def _attributes(**values: str | int | float | None) -> dict[str, dict[str, str]]
         if value is None or value == "":
             continue
         kind = "Number" if isinstance(value, int | float) else "String"
-        text = str(value)[:REASON_LIMIT]
+        text = for_sqs(str(value)[:REASON_LIMIT])
         out[name] = {"DataType": kind, "StringValue": text}
     return out
 
@@ -84,9 +106,9 @@ def retry_parcel(key: int, event: dict[str, Any], outcome: Outcome, attempt: int
 def dead_letter_parcel(
     key: int, body: str, reason: str, *, message_id: str | None = None, attempt: int | None = None
 ) -> Parcel:
-    """A body for the DLQ, with the reason it cannot be delivered."""
+    """A body for the DLQ, with the reason it cannot be delivered (any body: made SQS-safe)."""
     attrs = _attributes(messageId=message_id, attempt=attempt, reason=reason)
-    return Parcel(key, True, body, attrs)
+    return Parcel(key, True, for_sqs(body), attrs)
 
 
 def park_seconds(count: int, call_seconds: float = PARK_CALL_SECONDS) -> float:

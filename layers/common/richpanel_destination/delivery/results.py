@@ -10,7 +10,7 @@ from typing import Any
 class Fate(StrEnum):
     DELIVERED = "delivered"
     QUEUED = "queued"
-    DUPLICATE = "duplicate"  # already delivered (or being delivered): not sent again
+    DUPLICATE = "duplicate"  # already delivered: not sent again
     DEAD_LETTERED = "dead_lettered"
     REJECTED = "rejected"
     SKIPPED = "skipped"
@@ -31,6 +31,7 @@ class EventResult:
     user_id: str | None = None  # for logs and metrics only, not in the answer
     latency_ms: float | None = None
     status_class: str | None = None  # of Richpanel's answer, when Richpanel was called
+    record_failed: str | None = None  # delivered, but its idempotency record was not saved
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -53,6 +54,8 @@ class EventResult:
         line["userId"] = self.user_id
         if self.latency_ms is not None:
             line["latencyMs"] = self.latency_ms
+        if self.record_failed:
+            line["recordFailed"] = self.record_failed
         return line
 
 

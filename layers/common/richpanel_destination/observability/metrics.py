@@ -30,6 +30,7 @@ RETRY_METRICS: Mapping[str, str] = {
     "dead_lettered": "RetryDeadLettered",
     "scheduled": "RetryScheduled",
 }
+RECORD_FAILED_METRIC = "DeliveryRecordsNotSaved"  # delivered; a resend would not be caught
 MAX_VALUES = 100  # EMF takes at most 100 values per metric
 
 
@@ -69,6 +70,8 @@ def record_ingest(results: list[EventResult]) -> None:
         counts = per_type[event_type(result.type)]
         counts["EventsReceived"] += 1
         counts[EVENT_METRICS[result.fate]] += 1
+        if result.record_failed:
+            counts[RECORD_FAILED_METRIC] += 1
     for name, counts in sorted(per_type.items()):
         _emit({"EventType": name}, counts)
     record_calls(
@@ -81,6 +84,8 @@ def record_ingest(results: list[EventResult]) -> None:
 def record_retries(outcomes: Counter[str], calls: list[tuple[str, float]]) -> None:
     """RetryAttempts and what they led to, for one batch of the retry queue."""
     counts = {RETRY_METRICS[k]: v for k, v in outcomes.items() if k in RETRY_METRICS}
-    counts["RetryAttempts"] = sum(outcomes.values())
+    if outcomes["record_failed"]:
+        counts[RECORD_FAILED_METRIC] = outcomes["record_failed"]
+    counts["RetryAttempts"] = sum(v for k, v in outcomes.items() if k != "record_failed")
     _emit({}, counts)
     record_calls(calls)

@@ -4,6 +4,7 @@
 # make build - sam build (pure pip, no Docker) into .aws-sam/build; make validate - sam validate --lint
 # make build-test - build, then run the built artifact's handlers on events/ (docs/deploy.md)
 # make deploy [GUIDED=1] [ARGS="..."] - build, then sam deploy [--guided] ARGS (docs/deploy.md)
+# make test-deployed STACK=name - smoke test a deployed stack (tests/deployed; AWS credentials)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,7 +13,7 @@ STAMP  := $(VENV)/.installed-stamp
 NODE_DIR   := tests/e2e/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 
-.PHONY: venv node-deps run test lint format unit integration fuzz bench clean docs dlq redrive redrive-aws
+.PHONY: venv node-deps run test test-deployed lint format unit integration fuzz bench clean docs dlq redrive redrive-aws
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,11 @@ run: venv
 test: lint node-deps build lambda-runtime
 	$(ARTIFACT_ENV) $(BIN)/python -m pytest
 
+# One identify and one track for the synthetic customer richpanel-destination-smoke-test;
+# the write key from the stack's inbound secret, or SMOKE_WRITE_KEY. Skipped without STACK.
+test-deployed: venv
+	AWS_SAM_STACK_NAME=$(STACK) $(BIN)/python -m pytest tests/deployed -p no:cacheprovider $(ARGS)
+
 unit: venv
 	$(BIN)/python -m pytest tests/unit
 
@@ -52,6 +58,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/mypy layers/common/richpanel_destination
+	$(BIN)/mypy ops
 	$(BIN)/mypy functions/ingest/app.py
 	$(BIN)/mypy functions/retry/app.py
 
@@ -59,7 +66,8 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-REDRIVE := PYTHONPATH=layers/common $(BIN)/python -m richpanel_destination.delivery.redrive
+# ops/ (operator tools, not in the artifact) runs from the root: it needs local/ and the layer.
+REDRIVE := PYTHONPATH=layers/common $(BIN)/python -m ops.redrive
 
 # The DLQ of a running `make run`, by reason (moves nothing).
 dlq: venv

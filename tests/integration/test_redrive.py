@@ -20,7 +20,7 @@ import requests
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MODULE = "richpanel_destination.delivery.redrive"
+MODULE = "ops.redrive"  # run from the repository root (cwd), with the layer on PYTHONPATH
 
 
 def track() -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -154,6 +155,48 @@ def test_layer_contents() -> None:
     # The functions ship only their handler; everything else comes from the layer.
     for function in ("IngestFunction", "RetryFunction"):
         assert (BUILD / function / "app.py").is_file()
+
+
+# What only the operator tools (ops/) and the local stack (local/) know: none of it ships.
+OPERATOR_ONLY = re.compile(
+    r"^\s*(?:from|import)\s+(?:ops|local)\b"  # the operator package, the local stack
+    r"|ops\.redrive|python -m ops\b|delivery\.redrive"  # the redrive CLI
+    r"|start_message_move_task|StartMessageMoveTask|list_message_move_tasks"
+    r"|\.local-stack\.json|local-stack|ready[ _-]file"  # the local stack's ready file
+    r"|aws_(?:access_key_id|secret_access_key)\s*=|[\"']testing[\"']",  # its credentials
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+def test_the_artifact_has_no_operator_tools_and_no_local_stack_knowledge() -> None:
+    """ops/ and local/ stay in the repository: no package, no module, no import, no knowledge."""
+    roots = [LAYER, *(p for p in BUILD.iterdir() if p.is_dir() and p.name.endswith("Function"))]
+    assert len(roots) == 3, roots
+    for root in roots:  # what the Lambda runtime puts on sys.path
+        for name in ("ops", "ops.py", "local", "local.py"):
+            assert not (root / name).exists(), root / name
+    shipped = [p for p in BUILD.rglob("*") if p.is_file()]
+    assert not [p for p in shipped if p.name.split(".")[0] == "redrive"]
+    assert not [p for p in shipped if "ops" in p.relative_to(BUILD).parts[:3]]
+    # our code (the package and the handlers) in full; third-party code for imports only
+    ours = [p for p in shipped if p.suffix == ".py" and "richpanel_destination" in p.parts]
+    ours += [root / "app.py" for root in roots[1:]]
+    found = {
+        str(p.relative_to(BUILD)): m.group(0)
+        for p in ours
+        if (m := OPERATOR_ONLY.search(p.read_text(encoding="utf-8")))
+    }
+    assert not found, found
+    imports = re.compile(r"^\s*(?:from|import)\s+(?:ops|local)(?:\.|\s|$)", re.MULTILINE)
+    strays = [
+        str(p.relative_to(BUILD))
+        for p in shipped
+        if p.suffix == ".py" and imports.search(p.read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert not strays, strays
+    # the patterns do find what they look for, where it lives
+    for source in ("ops/redrive/cli.py", "ops/redrive/targets.py", "local/targets.py"):
+        assert OPERATOR_ONLY.search((ROOT / source).read_text(encoding="utf-8")), source
 
 
 def test_layer_ships_bytecode_that_stays_valid_in_the_deployed_zip() -> None:

@@ -114,3 +114,25 @@ def test_a_write_key_in_the_body_is_not_queued() -> None:
     parcel = retry_parcel(0, event, Outcome(Kind.RETRYABLE, "x"), attempt=1)
     assert "writeKey" not in json.loads(parcel.body)["event"]
     assert "sk-live-123456" not in parcel.body
+
+
+def test_parcels_carry_richpanel_status_as_a_number() -> None:
+    retry = retry_parcel(0, {"messageId": "m"}, Outcome(Kind.RETRYABLE, "503", 503), 1)
+    assert retry.attrs["richpanelStatus"] == {"DataType": "Number", "StringValue": "503"}
+    timed_out = retry_parcel(0, {"messageId": "m"}, Outcome(Kind.RETRYABLE, "timed out"), 1)
+    assert "richpanelStatus" not in timed_out.attrs  # no answer, no status
+    dead = dead_letter_parcel(0, "{}", "Richpanel answered 400", message_id="m", status=400)
+    assert dead.attrs["richpanelStatus"] == {"DataType": "Number", "StringValue": "400"}
+    assert "richpanelStatus" not in dead_letter_parcel(0, "{}", "poison message: x").attrs
+
+
+def test_parcels_leave_room_for_redriven_within_the_sqs_limit_of_10() -> None:
+    """Every attribute set: a retry parcel has 6, a DLQ parcel 4; a redrive adds redriven."""
+    outcome = Outcome(Kind.RETRYABLE, "429", 429, retry_after=5)
+    retry = retry_parcel(0, {"messageId": "m", "type": "track"}, outcome, 1)
+    assert sorted(retry.attrs) == sorted(
+        ["messageId", "type", "attempt", "reason", "retryAfter", "richpanelStatus"]
+    )
+    dead = dead_letter_parcel(0, "{}", "400", message_id="m", attempt=2, status=400)
+    assert sorted(dead.attrs) == sorted(["messageId", "attempt", "reason", "richpanelStatus"])
+    assert max(len(retry.attrs), len(dead.attrs)) + len(["redriven"]) == 7 <= 10

@@ -69,6 +69,12 @@ def envelope(event: dict[str, Any], attempt: int, reason: str) -> str:
 
 
 def _attributes(**values: str | int | float | None) -> dict[str, dict[str, str]]:
+    """SQS message attributes (numbers as Number), leaving out what is None or empty.
+
+    SQS allows 10 per message. A retry parcel has at most 6 (messageId, type, attempt, reason,
+    retryAfter, richpanelStatus), a DLQ parcel 4 (messageId, attempt, reason, richpanelStatus);
+    a redrive adds ``redriven``: 7 at most (tests/unit/delivery/test_park.py counts them).
+    """
     out: dict[str, dict[str, str]] = {}
     for name, value in values.items():
         if value is None or value == "":
@@ -98,16 +104,28 @@ def retry_parcel(key: int, event: dict[str, Any], outcome: Outcome, attempt: int
         attempt=attempt,
         reason=outcome.reason,
         retryAfter=outcome.retry_after,
+        richpanelStatus=outcome.status,
     )
     delay = min(MAX_DELAY_SECONDS, math.ceil(outcome.retry_after or 0))
     return Parcel(key, False, envelope(event, attempt, outcome.reason), attrs, delay)
 
 
 def dead_letter_parcel(
-    key: int, body: str, reason: str, *, message_id: str | None = None, attempt: int | None = None
+    key: int,
+    body: str,
+    reason: str,
+    *,
+    message_id: str | None = None,
+    attempt: int | None = None,
+    status: int | None = None,
 ) -> Parcel:
-    """A body for the DLQ, with the reason it cannot be delivered (any body: made SQS-safe)."""
-    attrs = _attributes(messageId=message_id, attempt=attempt, reason=reason)
+    """A body for the DLQ, with the reason it cannot be delivered (any body: made SQS-safe).
+
+    ``status`` is Richpanel's HTTP status, if it answered: the ``richpanelStatus`` attribute.
+    """
+    attrs = _attributes(
+        messageId=message_id, attempt=attempt, reason=reason, richpanelStatus=status
+    )
     return Parcel(key, True, for_sqs(body), attrs)
 
 
@@ -226,10 +244,19 @@ class Parking:
         self._park_one(retry_parcel(0, event, outcome, attempt))
 
     def to_dead_letter(
-        self, body: str, reason: str, *, message_id: str | None = None, attempt: int | None = None
+        self,
+        body: str,
+        reason: str,
+        *,
+        message_id: str | None = None,
+        attempt: int | None = None,
+        status: int | None = None,
     ) -> None:
         """Put one body on the DLQ with its reason (ParkError if SQS would not take it)."""
-        self._park_one(dead_letter_parcel(0, body, reason, message_id=message_id, attempt=attempt))
+        parcel = dead_letter_parcel(
+            0, body, reason, message_id=message_id, attempt=attempt, status=status
+        )
+        self._park_one(parcel)
 
     def postpone(self, receipt_handle: str, seconds: int) -> None:
         """Hide a retry-queue message for ``seconds`` before its next attempt."""

@@ -1,318 +1,60 @@
-"""Read template.yaml: CloudFormation short tags, a small intrinsic resolver, typed views."""
+"""Read template.yaml: typed views for the local runtime and an evaluated view for the tests.
+
+Template reads the SAM template as written (functions with Globals merged, their events,
+queues, tables); ResolvedTemplate evaluates any template (typically the SAM translator's output)
+with one set of parameter values: which resources Conditions create and their resolved
+properties. Both resolve intrinsics with local.intrinsics.ResolveContext.
+"""
 
 from __future__ import annotations
 
-import base64
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-import yaml
+from local.intrinsics import (
+    LOCAL_ACCOUNT_ID,
+    LOCAL_REGION,
+    LOCAL_STACK_NAME,
+    ResolveContext,
+    TemplateError,
+    UnresolvedError,
+    referenced_ids,
+)
+from local.resolved import ResolvedTemplate
+from local.sam import (
+    DEFAULT_MEMORY_MB,
+    DEFAULT_SQS_BATCH_SIZE,
+    DEFAULT_TIMEOUT_SECONDS,
+    FUNCTION_TYPE,
+    IMPLICIT_API_STAGE,
+    LAYER_TYPE,
+    QUEUE_TYPE,
+    TABLE_TYPE,
+    ApiRoute,
+    FunctionSpec,
+    SqsEventSource,
+    load_yaml,
+    translate,
+)
+
+__all__ = [  # what other modules import from here
+    "LOCAL_ACCOUNT_ID",
+    "LOCAL_REGION",
+    "LOCAL_STACK_NAME",
+    "ApiRoute",
+    "FunctionSpec",
+    "ResolveContext",
+    "ResolvedTemplate",
+    "SqsEventSource",
+    "Template",
+    "TemplateError",
+    "UnresolvedError",
+    "load_yaml",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
-
-LOCAL_STACK_NAME = "richpanel-destination-local"
-LOCAL_REGION = "us-east-1"
-LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account
-
-FUNCTION_TYPE = "AWS::Serverless::Function"
-LAYER_TYPE = "AWS::Serverless::LayerVersion"
-API_TYPE = "AWS::Serverless::Api"
-QUEUE_TYPE = "AWS::SQS::Queue"
-TABLE_TYPE = "AWS::DynamoDB::Table"
-
-# SAM's defaults when neither the function nor Globals set them.
-DEFAULT_TIMEOUT_SECONDS = 3
-DEFAULT_MEMORY_MB = 128
-DEFAULT_SQS_BATCH_SIZE = 10
-IMPLICIT_API_STAGE = "Prod"
-
-
-class TemplateError(Exception):
-    """The template has a shape this local runtime cannot handle."""
-
-
-class UnresolvedError(TemplateError):
-    """An intrinsic function refers to something the context does not know."""
-
-
-# --------------------------------------------------------------------------- loading
-
-
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that turns CloudFormation short tags into their long (JSON) form."""
-
-
-def _construct_cfn_tag(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    """Build {"Ref": x} / {"Fn::Name": x} from a `!Name x` node."""
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    elif isinstance(node, yaml.MappingNode):
-        value = loader.construct_mapping(node, deep=True)
-    else:  # pragma: no cover - PyYAML has only these three node kinds
-        raise TemplateError(f"unsupported node for !{suffix}")
-    if suffix in ("Ref", "Condition"):
-        return {suffix: value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        resource, _, attribute = value.partition(".")
-        value = [resource, attribute]
-    return {f"Fn::{suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_cfn_tag)
-
-
-def load_yaml(text: str) -> Any:
-    """Parse CloudFormation YAML text."""
-    return yaml.load(text, Loader=CfnLoader)
-
-
-# --------------------------------------------------------------------------- resolving
-
-_NO_VALUE = object()
-_SUB_PATTERN = re.compile(r"\$\{([^}]*)\}")
-
-
-@dataclass
-class ResolveContext:
-    """Values intrinsic functions resolve against."""
-
-    parameters: dict[str, str] = field(default_factory=dict)
-    stack_name: str = LOCAL_STACK_NAME
-    region: str = LOCAL_REGION
-    account_id: str = LOCAL_ACCOUNT_ID
-    partition: str = "aws"
-    url_suffix: str = "amazonaws.com"
-    refs: dict[str, str] = field(default_factory=dict)
-    attributes: dict[str, dict[str, str]] = field(default_factory=dict)
-    conditions: Mapping[str, Any] = field(default_factory=dict)
-    mappings: Mapping[str, Any] = field(default_factory=dict)
-
-    def pseudo_parameters(self) -> dict[str, str]:
-        """The AWS:: pseudo parameters."""
-        stack_id = (
-            f"arn:{self.partition}:cloudformation:{self.region}:{self.account_id}:"
-            f"stack/{self.stack_name}/00000000-0000-0000-0000-000000000000"
-        )
-        return {
-            "AWS::StackName": self.stack_name,
-            "AWS::Region": self.region,
-            "AWS::AccountId": self.account_id,
-            "AWS::Partition": self.partition,
-            "AWS::URLSuffix": self.url_suffix,
-            "AWS::StackId": stack_id,
-        }
-
-    def ref(self, name: str) -> Any:
-        """Value of Ref name."""
-        if name == "AWS::NoValue":
-            return _NO_VALUE
-        pseudo = self.pseudo_parameters()
-        if name in pseudo:
-            return pseudo[name]
-        if name in self.parameters:
-            return self.parameters[name]
-        if name in self.refs:
-            return self.refs[name]
-        raise UnresolvedError(f"cannot resolve Ref {name!r}")
-
-    def get_att(self, resource: str, attribute: str) -> str:
-        """Value of Fn::GetAtt resource.attribute."""
-        try:
-            return self.attributes[resource][attribute]
-        except KeyError:
-            raise UnresolvedError(f"cannot resolve GetAtt {resource}.{attribute}") from None
-
-    def resolve(self, value: Any) -> Any:
-        """Resolve intrinsic functions in value, recursively."""
-        if isinstance(value, list):
-            items = [self.resolve(item) for item in value]
-            return [item for item in items if item is not _NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            key, arg = next(iter(value.items()))
-            if key == "Ref":
-                return self.ref(str(arg))
-            if key.startswith("Fn::"):
-                return self._function(key, arg)
-        resolved = {key: self.resolve(item) for key, item in value.items()}
-        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
-
-    def resolve_str(self, value: Any) -> str:
-        """Resolve value and render it the way CloudFormation passes scalars on."""
-        resolved = self.resolve(value)
-        if isinstance(resolved, bool):
-            return "true" if resolved else "false"
-        if isinstance(resolved, (str, int, float)):
-            return str(resolved)
-        raise TemplateError(f"expected a scalar, got {resolved!r}")
-
-    def condition(self, name: str) -> bool:
-        """Evaluate a named condition."""
-        if name not in self.conditions:
-            raise UnresolvedError(f"unknown condition {name!r}")
-        return bool(self._condition_value(self.conditions[name]))
-
-    def _condition_value(self, value: Any) -> Any:
-        if isinstance(value, dict) and len(value) == 1:
-            key, arg = next(iter(value.items()))
-            if key == "Condition":
-                return self.condition(str(arg))
-            if key == "Fn::Equals":
-                left, right = (self.resolve_str(item) for item in arg)
-                return left == right
-            if key == "Fn::And":
-                return all(self._condition_value(item) for item in arg)
-            if key == "Fn::Or":
-                return any(self._condition_value(item) for item in arg)
-            if key == "Fn::Not":
-                return not self._condition_value(arg[0])
-        return self.resolve(value)
-
-    def _function(self, name: str, arg: Any) -> Any:
-        if name == "Fn::GetAtt":
-            parts = arg.split(".", 1) if isinstance(arg, str) else list(arg)
-            if len(parts) != 2:
-                raise TemplateError(f"malformed Fn::GetAtt {arg!r}")
-            return self.get_att(str(self.resolve(parts[0])), str(self.resolve(parts[1])))
-        if name == "Fn::Sub":
-            return self._sub(arg)
-        if name == "Fn::Join":
-            delimiter, items = arg
-            return str(delimiter).join(self.resolve_str(item) for item in self.resolve(items))
-        if name == "Fn::Select":
-            index, items = arg
-            return self.resolve(items)[int(self.resolve(index))]
-        if name == "Fn::Split":
-            delimiter, text = arg
-            return self.resolve_str(text).split(str(delimiter))
-        if name == "Fn::If":
-            condition, when_true, when_false = arg
-            return self.resolve(when_true if self.condition(str(condition)) else when_false)
-        if name in ("Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not"):
-            return self._condition_value({name: arg})
-        if name == "Fn::Base64":
-            return base64.b64encode(self.resolve_str(arg).encode()).decode()
-        if name == "Fn::FindInMap":
-            map_name, top_key, second_key = (self.resolve_str(item) for item in arg)
-            try:
-                return self.mappings[map_name][top_key][second_key]
-            except KeyError:
-                raise UnresolvedError(f"cannot resolve FindInMap {arg!r}") from None
-        if name == "Fn::GetAZs":
-            return [f"{self.region}{zone}" for zone in "abc"]
-        raise UnresolvedError(f"{name} is not supported locally")
-
-    def _sub(self, arg: Any) -> str:
-        if isinstance(arg, str):
-            text, variables = arg, {}
-        else:
-            text, raw_variables = arg
-            variables = {key: self.resolve(item) for key, item in raw_variables.items()}
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1).strip()
-            if name.startswith("!"):
-                return "${" + name[1:] + "}"
-            if name in variables:
-                return str(variables[name])
-            if "." in name and not name.startswith("AWS::"):
-                resource, attribute = name.split(".", 1)
-                return self.get_att(resource, attribute)
-            value = self.ref(name)
-            if value is _NO_VALUE:
-                return ""
-            return str(value)
-
-        return _SUB_PATTERN.sub(replace, text)
-
-
-def referenced_ids(value: Any) -> set[str]:
-    """Logical ids / parameter names mentioned by Ref, GetAtt or Sub anywhere in value."""
-    found: set[str] = set()
-    if isinstance(value, list):
-        for item in value:
-            found |= referenced_ids(item)
-    elif isinstance(value, dict):
-        if len(value) == 1:
-            key, arg = next(iter(value.items()))
-            if key == "Ref" and isinstance(arg, str):
-                return {arg}
-            if key == "Fn::GetAtt":
-                first = arg.split(".", 1)[0] if isinstance(arg, str) else arg[0]
-                return {first} if isinstance(first, str) else referenced_ids(first)
-            if key == "Fn::Sub":
-                text = arg if isinstance(arg, str) else arg[0]
-                local_names = set(arg[1]) if not isinstance(arg, str) else set()
-                for name in _SUB_PATTERN.findall(text):
-                    name = name.strip()
-                    if name.startswith("!") or name in local_names:
-                        continue
-                    found.add(name.split(".", 1)[0] if not name.startswith("AWS::") else name)
-                if not isinstance(arg, str):
-                    found |= referenced_ids(arg[1])
-                return found
-        for item in value.values():
-            found |= referenced_ids(item)
-    return found
-
-
-# --------------------------------------------------------------------------- typed views
-
-
-class ApiRoute(NamedTuple):
-    """One API event of a function: (METHOD, path, function logical id)."""
-
-    method: str
-    path: str
-    function_id: str
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """An AWS::Serverless::Function with Globals.Function merged in (values unresolved)."""
-
-    logical_id: str
-    code_uri: Path
-    handler: str
-    runtime: str | None
-    timeout: int
-    memory_size: int
-    environment: Mapping[str, Any]
-    layer_dirs: tuple[Path, ...]
-    function_name: Any
-    events: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class SqsEventSource:
-    """An SQS event of a function (Lambda event source mapping settings)."""
-
-    event_id: str
-    queue: Any
-    batch_size: int
-    maximum_batching_window_seconds: float
-    function_response_types: tuple[str, ...]
-    maximum_concurrency: int | None
-    enabled: bool
-
-    @property
-    def reports_batch_item_failures(self) -> bool:
-        """Whether the function answers with batchItemFailures."""
-        return "ReportBatchItemFailures" in self.function_response_types
-
-    @property
-    def queue_logical_id(self) -> str | None:
-        """Logical id of the queue when Queue is a GetAtt/Ref of a template resource."""
-        ids = referenced_ids(self.queue)
-        return next(iter(ids)) if len(ids) == 1 else None
 
 
 class Template:
@@ -331,6 +73,10 @@ class Template:
         template_path = Path(path) if path is not None else TEMPLATE_PATH
         data = load_yaml(template_path.read_text(encoding="utf-8"))
         return cls(data, template_path.resolve().parent)
+
+    def translated(self, parameters: Mapping[str, Any], region: str = LOCAL_REGION) -> Template:
+        """The CloudFormation the SAM translator makes of this template with these values."""
+        return Template(translate(self.data, parameters, region), self.base_dir)
 
     # -- raw sections
 
@@ -395,8 +141,24 @@ class Template:
             parameters=values,
             conditions=self.data.get("Conditions") or {},
             mappings=self.data.get("Mappings") or {},
+            list_parameters={
+                name
+                for name, spec in self.parameters.items()
+                if spec.get("Type") == "CommaDelimitedList"
+            },
             **kwargs,
         )
+
+    def resolved(
+        self, parameters: Mapping[str, str] | None = None, placeholders: bool = False, **kwargs: Any
+    ) -> ResolvedTemplate:
+        """This template evaluated with parameters (see context()).
+
+        placeholders: Ref and GetAtt of resources give ``<Id>`` and ``<Id.Attribute>``.
+        """
+        if placeholders:
+            kwargs["placeholders"] = frozenset(self.resources)
+        return ResolvedTemplate(self.data, self.context(parameters, **kwargs))
 
     # -- API
 

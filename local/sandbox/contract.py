@@ -1,0 +1,106 @@
+"""The Richpanel ingest wire contract as the sandbox checks it, independently of the encoder.
+
+A /t body is ``{"h": base64(JSON call), "s": signature}``, a /bt body ``{"hs": base64(JSON
+{"events": [...]}), "s": ...}``; the signature is md5 or sha256 of the base64 text + secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+
+SIGNING_CHOICES = ("none", "md5", "sha256")
+
+
+@dataclass
+class IngestOutcome:
+    """How an ingest request is answered and what is recorded for it."""
+
+    status: int
+    body: dict[str, Any]
+    signature_valid: bool | None
+    calls: list[Any]
+    error: str | None
+    batch_events: bool = False
+
+
+@dataclass
+class SandboxConfig:
+    """Credentials the sandbox accepts."""
+
+    app_client_id: str
+    secret: str | None = None
+    signing: str = "md5"
+
+    def __post_init__(self) -> None:
+        """Validate the signing scheme."""
+        if self.signing not in SIGNING_CHOICES:
+            raise ValueError(f"signing must be one of {SIGNING_CHOICES}")
+
+    def expected_signature(self, encoded: str) -> str | None:
+        """Hex signature of the encoded call, or None when calls are not signed."""
+        if not self.secret or self.signing == "none":
+            return None
+        digest = hashlib.md5 if self.signing == "md5" else hashlib.sha256
+        return digest((encoded + self.secret).encode("utf-8")).hexdigest()
+
+
+def _error(
+    status: int, message: str, signature_valid: bool | None, calls: list[Any]
+) -> IngestOutcome:
+    return IngestOutcome(status, {"error": message}, signature_valid, calls, message)
+
+
+def evaluate_ingest(kind: str, raw: bytes, config: SandboxConfig) -> IngestOutcome:
+    """Check one /t ("t") or /bt ("bt") request body the way the sandbox answers it."""
+    field_name = "h" if kind == "t" else "hs"
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        body = None
+    if not isinstance(body, dict):
+        return _error(400, "body is not a JSON object", None, [None])
+    encoded = body.get(field_name)
+    if not isinstance(encoded, str) or not encoded:
+        return _error(400, f"{field_name} is required", None, [None])
+    expected = config.expected_signature(encoded)
+    signature_valid: bool | None = None
+    if expected is not None:
+        sent = body.get("s")
+        signature_valid = isinstance(sent, str) and hmac.compare_digest(sent.lower(), expected)
+    try:
+        decoded = json.loads(base64.b64decode(encoded, validate=True).decode("utf-8"))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = None
+    if not isinstance(decoded, dict):
+        message = f"{field_name} is not base64 of a UTF-8 JSON object"
+        return _error(400, message, signature_valid, [None])
+    if decoded.get("appClientId") != config.app_client_id:
+        return _error(401, "invalid appClientId", signature_valid, [decoded])
+    if signature_valid is False:
+        return _error(401, "invalid signature", signature_valid, [decoded])
+    if kind == "t":
+        events: list[Any] = [decoded]
+    else:
+        events = decoded.get("events")  # type: ignore[assignment]
+        if (
+            not isinstance(events, list)
+            or not events
+            or not all(isinstance(e, dict) for e in events)
+        ):
+            return _error(
+                400, "events must be a non-empty list of objects", signature_valid, [decoded]
+            )
+    for event in events:
+        user = event.get("userProperties")
+        uid = user.get("uid") if isinstance(user, dict) else None
+        if event.get("event") == "identify" and uid in (None, ""):
+            outcome = _error(400, "uid is required", signature_valid, events)
+            outcome.batch_events = kind == "bt"
+            return outcome
+    return IngestOutcome(200, {"status": "ok"}, signature_valid, events, None, kind == "bt")

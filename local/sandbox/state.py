@@ -1,0 +1,117 @@
+"""The sandbox's recorded state: ingest requests, accepted counts and the current behaviour."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.sandbox.contract import IngestOutcome, SandboxConfig
+from local.sandbox.faults import Behaviour, Injection
+
+
+@dataclass
+class SandboxState:
+    """Thread-safe record of ingest requests and the current behaviour."""
+
+    config: SandboxConfig
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    behaviour: Behaviour | None = None
+    _seq: int = 0
+    _requests: int = 0
+    _rng: random.Random = field(default_factory=random.Random)
+    _accepted: Counter[str] = field(default_factory=Counter)
+    _accepted_total: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take_injection(self) -> Injection | None:
+        """What the behaviour does to one ingest request (consumes one of its `times`).
+
+        The failure draw happens under the lock, so a seeded behaviour gives the same
+        sequence of outcomes in request-arrival order.
+        """
+        with self._lock:
+            current = self.behaviour
+            if current is None:
+                return None
+            if current.times is not None:
+                current.times -= 1
+                if current.times <= 0:
+                    self.behaviour = None
+            failure = None
+            chaos = bool(current.fail_rate and current.failures)
+            if chaos and self._rng.random() < (current.fail_rate or 0):
+                failure = self._rng.choice(current.failures)
+            return Injection(
+                current.delay_ms, current.status, current.retry_after, current.body, failure
+            )
+
+    def set_behaviour(self, behaviour: Behaviour | None) -> None:
+        """Replace (or with None reset) the behaviour; a seed restarts the failure draws."""
+        with self._lock:
+            self.behaviour = behaviour
+            self._rng = random.Random(behaviour.seed if behaviour else None)
+
+    def behaviour_json(self) -> dict[str, Any] | None:
+        """The current behaviour as JSON (None when normal)."""
+        with self._lock:
+            return self.behaviour.to_json() if self.behaviour else None
+
+    def record(
+        self,
+        path: str,
+        received_at: str,
+        headers: dict[str, str],
+        outcome: IngestOutcome,
+        status: int | None,
+        error: str | None,
+    ) -> None:
+        """Record one ingest request: one entry per call it carried (batch events apart).
+
+        status None means no HTTP answer (connection reset); a call is accepted only when
+        answered 2xx.
+        """
+        accepted = status is not None and 200 <= status < 300
+        with self._lock:
+            self._requests += 1
+            for index, call in enumerate(outcome.calls):
+                self._seq += 1
+                self.calls.append(
+                    {
+                        "seq": self._seq,
+                        "request_seq": self._requests,
+                        "batch_index": index if outcome.batch_events else None,
+                        "path": path,
+                        "received_at": received_at,
+                        "status": status,
+                        "accepted": accepted,
+                        "signature_valid": outcome.signature_valid,
+                        "call": call,
+                        "error": error,
+                        "headers": headers,
+                    }
+                )
+                if accepted:
+                    self._accepted_total += 1
+                    event_id = call.get("eventId") if isinstance(call, dict) else None
+                    if event_id is not None:
+                        self._accepted[str(event_id)] += 1
+
+    def list_calls(self, status: int | None = None) -> list[dict[str, Any]]:
+        """Recorded entries, optionally only those answered with status."""
+        with self._lock:
+            return [c for c in self.calls if status is None or c["status"] == status]
+
+    def accepted_json(self) -> dict[str, Any]:
+        """Accepted calls per eventId and in total (calls without an eventId: total only)."""
+        with self._lock:
+            return {"accepted": dict(self._accepted), "total": self._accepted_total}
+
+    def clear(self) -> None:
+        """Forget recorded entries (and the accepted counts)."""
+        with self._lock:
+            self.calls.clear()
+            self._accepted.clear()
+            self._accepted_total = 0

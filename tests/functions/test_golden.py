@@ -1,15 +1,16 @@
-"""Golden cases: a sender's request in, the exact answer and the exact Richpanel calls out.
+"""Golden cases that need the local stack, over real HTTP: a request in, the exact answer and
+the exact Richpanel calls out.
 
-Each file in tests/fixtures/golden/ is one case (format in tests/fixtures/golden/README.md).
-The request goes over real HTTP to the local API (built from template.yaml), the ingest
-handler runs in this process, and the Richpanel sandbox records what arrived.
+Each file in tests/fixtures/golden/ is one case (format and layers in
+tests/fixtures/golden/README.md). The cases here are those golden_cases.layer puts on the
+emulator (the 1,000- and 4,000-event batches, settings naming the stack's resources) and the
+WIRE_SAMPLE: the request goes over real HTTP to the local API (built from template.yaml), the
+ingest handler runs in this process, and the Richpanel sandbox records what arrived. Every
+other case runs in-process through lambda_handler (tests/handlers/test_golden_handler.py).
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,82 +18,25 @@ import pytest
 import requests
 
 from local.run import LocalStack
-from local.secrets import LOCAL_WRITE_KEY
 from richpanel_destination import runtime
 
 from .conftest import forget
+from .golden_cases import (
+    CASES,
+    EMULATOR,
+    HANDLER,
+    MAPPING,
+    WIRE_SAMPLE,
+    by_event_id,
+    cases_in,
+    encode,
+    layer,
+    load,
+    unstamped,
+)
 
-SENDER_AUTHORIZATION = "Basic " + base64.b64encode(f"{LOCAL_WRITE_KEY}:".encode()).decode()
-GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
-CASES = sorted(GOLDEN.glob("*.json"))
-
-
-def encode(request: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    """The body bytes and headers a sender would put on the wire."""
-    headers = {
-        "Content-Type": request.get("contentType", "application/json"),
-        "Authorization": SENDER_AUTHORIZATION,
-    }
-    headers.update(request.get("headers", {}))
-    if "rawBody" in request:
-        raw = request["rawBody"].encode("utf-8")
-    else:
-        raw = json.dumps(padded(request)).encode("utf-8")
-    if request.get("encoding") == "gzip":
-        raw = gzip.compress(raw)
-        headers["Content-Encoding"] = "gzip"
-    return raw, headers
-
-
-def padded(request: dict[str, Any]) -> Any:
-    """The body, with ``pad.length`` copies of ``pad.char`` at the dotted path ``pad.at``."""
-    body = request["body"]
-    pad = request.get("pad")
-    if pad:
-        *parents, leaf = [int(p) if p.isdigit() else p for p in pad["at"].split(".")]
-        node = body
-        for part in parents:
-            node = node[part]
-        node[leaf] = pad["char"] * pad["length"]
-    return body
-
-
-def expand(case: dict[str, Any]) -> dict[str, Any]:
-    """A case with ``"repeat": N``: each list of one template in it becomes N copies.
-
-    The lists expanded are the request body, the expected results and the expected calls; in
-    each copy "{i}" inside a string becomes the copy's number, and a value that is exactly
-    "{i}" becomes that number. Big Actions batches stay short to read this way.
-    """
-    count = case.get("repeat")
-    if not count:
-        return case
-
-    def copy(template: Any, i: int) -> Any:
-        if template == "{i}":
-            return i
-        if isinstance(template, str):
-            return template.replace("{i}", str(i))
-        if isinstance(template, list):
-            return [copy(item, i) for item in template]
-        if isinstance(template, dict):
-            return {key: copy(value, i) for key, value in template.items()}
-        return template
-
-    def many(template_list: list[Any]) -> list[Any]:
-        (template,) = template_list
-        return [copy(template, i) for i in range(count)]
-
-    request, expect = case["request"], case["expect"]
-    return {
-        **case,
-        "request": {**request, "body": many(request["body"])},
-        "expect": {
-            **expect,
-            "response": {**expect["response"], "results": many(expect["response"]["results"])},
-            "richpanel": many(expect["richpanel"]),
-        },
-    }
+ON_EMULATOR = cases_in(EMULATOR)
+OVER_HTTP = [p for p in CASES if p.stem in WIRE_SAMPLE or p in ON_EMULATOR]
 
 
 def delivered_calls(sandbox_url: str) -> list[dict[str, Any]]:
@@ -101,22 +45,28 @@ def delivered_calls(sandbox_url: str) -> list[dict[str, Any]]:
     out = []
     for record in calls:
         assert record["status"] == 200, record
-        call = record["call"]
-        assert call.pop("appClientId") == "local-dev-key"
-        assert isinstance(call["time"].pop("sentAt"), int)
-        if not call["time"]:
-            del call["time"]
-        out.append(call)
-    return sorted(out, key=lambda c: str(c.get("eventId")))
+        out.append(unstamped(record["call"]))
+    return by_event_id(out)
 
 
 def test_there_are_at_least_forty_cases() -> None:
     assert len(CASES) >= 40
 
 
-@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_every_case_has_a_layer_and_the_wire_sample_exists() -> None:
+    layers = {path.stem: layer(load(path)) for path in CASES}
+    assert set(layers.values()) <= {MAPPING, HANDLER, EMULATOR}
+    assert set(layers) >= WIRE_SAMPLE, WIRE_SAMPLE - set(layers)
+    assert {name for name, where in layers.items() if where == EMULATOR} >= {
+        "webhook_actions_batch_1000_events",
+        "webhook_actions_batch_4000_events",
+    }
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("path", OVER_HTTP, ids=[p.stem for p in OVER_HTTP])
 def test_golden_case(local_stack: LocalStack, path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    case = expand(json.loads(path.read_text()))
+    case = load(path)
     for name, value in case.get("settings", {}).items():
         monkeypatch.setenv(name, value)
     runtime.reset()
@@ -136,6 +86,4 @@ def test_golden_case(local_stack: LocalStack, path: Path, monkeypatch: pytest.Mo
     expect = case["expect"]
     assert answer.status_code == expect["status"], answer.text
     assert answer.json() == expect["response"]
-    assert delivered_calls(sandbox) == sorted(
-        expect["richpanel"], key=lambda c: str(c.get("eventId"))
-    )
+    assert delivered_calls(sandbox) == by_event_id(expect["richpanel"])

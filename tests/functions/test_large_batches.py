@@ -19,7 +19,7 @@ from local.template import Template
 from richpanel_destination import runtime
 from richpanel_destination.inbound.limits import TRACKING_API, WEBHOOK
 
-from .test_golden import SENDER_AUTHORIZATION
+from .golden_cases import SENDER_AUTHORIZATION
 
 
 class HeldBack(LocalStack):

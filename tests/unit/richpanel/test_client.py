@@ -1,102 +1,112 @@
+"""RichpanelClient against `responses` (requests' own transport, mocked), not a fake session."""
+
 import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import requests
+import responses
 
 from richpanel_destination.richpanel.client import RichpanelClient
-from richpanel_destination.richpanel.outcomes import Kind
+from richpanel_destination.richpanel.outcomes import Kind, Outcome
 from richpanel_destination.richpanel.wire import decode_batch, decode_body
-from richpanel_destination.secrets import RichpanelCredentials, SecretError
+from richpanel_destination.secrets import RichpanelCredentials
 from richpanel_destination.settings import Settings
 
 SETTINGS = Settings(base_url="https://rp.example/v2", connect_timeout=1.5, read_timeout=2.5)
+TRACK_URL = "https://rp.example/v2/t"
+BATCH_URL = "https://rp.example/v2/bt"
 
 
 def creds() -> RichpanelCredentials:
     return RichpanelCredentials("key-1")
 
 
-class FakeResponse:
-    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
-        self.status_code = status
-        self.headers = headers or {}
-        self.text = ""
+def make(settings: Settings = SETTINGS) -> RichpanelClient:
+    """A client with its default session (requests, which `responses` answers)."""
+    return RichpanelClient(settings)
 
 
-class FakeSession(requests.Session):
-    def __init__(self, answer: FakeResponse | Exception) -> None:
-        super().__init__()
-        self.answer = answer
-        self.sent: list[dict[str, Any]] = []
-
-    def post(self, url: str, **kwargs: Any) -> Any:  # type: ignore[override]
-        self.sent.append({"url": url, **kwargs})
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
+def send(client: RichpanelClient, call: dict[str, Any], within: float | None = None) -> Outcome:
+    return client.send(call, creds(), within=within)
 
 
-def test_posts_exact_request_with_timeouts() -> None:
-    session = FakeSession(FakeResponse(200))
-    outcome = RichpanelClient(SETTINGS, creds, session).send(
-        {"event": "identify", "userProperties": {}}
-    )
+def send_batch(client: RichpanelClient, calls: list[dict[str, Any]]) -> Outcome:
+    return client.send_batch(calls, creds())
+
+
+@pytest.fixture
+def richpanel() -> Iterator[responses.RequestsMock]:
+    """Every request through requests is answered here; an unexpected URL fails the test."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def sent(mock: responses.RequestsMock) -> list[dict[str, Any]]:
+    """What the client put on the wire: url, body bytes, headers and the timeout it passed."""
+    out = []
+    for call in mock.calls:
+        request: Any = call.request
+        body = request.body
+        out.append(
+            {
+                "url": request.url,
+                "data": body.encode() if isinstance(body, str) else body,
+                "headers": dict(request.headers),
+                "timeout": request.req_kwargs["timeout"],
+            }
+        )
+    return out
+
+
+def test_posts_exact_request_with_timeouts(richpanel: responses.RequestsMock) -> None:
+    richpanel.post(TRACK_URL, status=200)
+    outcome = send(make(), {"event": "identify", "userProperties": {}})
     assert outcome.kind is Kind.DELIVERED
-    (sent,) = session.sent
-    assert sent["url"] == "https://rp.example/v2/t"
-    assert repr(sent["timeout"]) == "Timeout(connect=1.5, read=2.5, total=4.0)"
-    decoded = decode_body(sent["data"])
+    (one,) = sent(richpanel)
+    assert one["url"] == "https://rp.example/v2/t"
+    assert repr(one["timeout"]) == "Timeout(connect=1.5, read=2.5, total=4.0)"
+    decoded = decode_body(one["data"])
     assert decoded["appClientId"] == "key-1"
     assert decoded["event"] == "identify"
     assert isinstance(decoded["time"]["sentAt"], int)
-    assert session.headers["Content-Type"] == "application/json"
+    assert one["headers"]["Content-Type"] == "application/json"
 
 
-def test_timeout_is_retryable_not_raised() -> None:
-    session = FakeSession(requests.ReadTimeout("slow"))
-    outcome = RichpanelClient(SETTINGS, creds, session).send({"event": "x"})
+def test_timeout_is_retryable_not_raised(richpanel: responses.RequestsMock) -> None:
+    richpanel.post(TRACK_URL, body=requests.ReadTimeout("slow"))
+    outcome = send(make(), {"event": "x"})
     assert outcome.kind is Kind.RETRYABLE
 
 
 def test_default_session_is_pooled_without_urllib3_retries() -> None:
-    client = RichpanelClient(SETTINGS, creds)
+    client = make()
     adapter = client._session.get_adapter("https://rp.example/v2/t")
     assert adapter.max_retries.total == 0
-    assert adapter._pool_maxsize == 16  # type: ignore[attr-defined]
+    assert adapter._pool_maxsize == 16
 
 
-def test_unreadable_credentials_are_retryable_and_nothing_is_sent() -> None:
-    def broken() -> RichpanelCredentials:
-        raise SecretError("cannot read secret arn:x: ResourceNotFoundException")
-
-    session = FakeSession(FakeResponse(200))
-    outcome = RichpanelClient(SETTINGS, broken, session).send({"event": "x"})
-    assert outcome.kind is Kind.RETRYABLE
-    assert outcome.reason.startswith("Richpanel credentials unavailable: cannot read secret")
-    assert session.sent == []
-
-
-def test_send_batch_posts_one_exact_bt_request() -> None:
-    session = FakeSession(FakeResponse(200))
+def test_send_batch_posts_one_exact_bt_request(richpanel: responses.RequestsMock) -> None:
+    richpanel.post(BATCH_URL, status=200)
     settings = Settings(base_url="https://rp.example/v2", signing="sha256", read_timeout=2.5)
-    client = RichpanelClient(settings, lambda: RichpanelCredentials("key-1", "s3"), session)
     calls: list[dict[str, Any]] = [
         {"event": "identify", "userProperties": {"uid": "u"}},
         {"event": "order"},
     ]
-    outcome = client.send_batch(calls)
+    outcome = make(settings).send_batch(calls, RichpanelCredentials("key-1", "s3"))
     assert (outcome.kind, outcome.status) == (Kind.DELIVERED, 200)
     assert outcome.latency_ms is not None
-    (sent,) = session.sent
-    assert sent["url"] == "https://rp.example/v2/bt"
-    assert repr(sent["timeout"]) == "Timeout(connect=2.0, read=2.5, total=4.5)"
-    assert session.headers["Content-Type"] == "application/json"
-    outer = json.loads(sent["data"])
+    (one,) = sent(richpanel)
+    assert one["url"] == "https://rp.example/v2/bt"
+    assert repr(one["timeout"]) == "Timeout(connect=2.0, read=2.5, total=4.5)"
+    assert one["headers"]["Content-Type"] == "application/json"
+    outer = json.loads(one["data"])
     assert list(outer) == ["hs", "s", "event_type"]
     assert outer["event_type"] == "send_batch"
     assert outer["s"] == hashlib.sha256((outer["hs"] + "s3").encode()).hexdigest()
-    inner = decode_batch(sent["data"])
+    inner = decode_batch(one["data"])
     assert (inner["appClientId"], inner["event"]) == ("key-1", "send_batch")
     sent_at = inner["events"][0]["time"]["sentAt"]
     assert isinstance(sent_at, int)
@@ -112,33 +122,22 @@ def test_send_batch_posts_one_exact_bt_request() -> None:
     assert calls[1] == {"event": "order"}  # not mutated
 
 
-def test_send_batch_is_classified_like_send() -> None:
-    session = FakeSession(FakeResponse(503, {"Retry-After": "7"}))
-    outcome = RichpanelClient(SETTINGS, creds, session).send_batch([{"event": "x"}])
+def test_send_batch_is_classified_like_send(richpanel: responses.RequestsMock) -> None:
+    richpanel.post(BATCH_URL, status=503, headers={"Retry-After": "7"})
+    outcome = send_batch(make(), [{"event": "x"}])
     assert (outcome.kind, outcome.status, outcome.retry_after) == (Kind.RETRYABLE, 503, 7.0)
-    session = FakeSession(FakeResponse(400))
-    assert RichpanelClient(SETTINGS, creds, session).send_batch([{}]).kind is Kind.PERMANENT
-    session = FakeSession(requests.ConnectionError("reset"))
-    outcome = RichpanelClient(SETTINGS, creds, session).send_batch([{}])
+    richpanel.replace(responses.POST, BATCH_URL, status=400)
+    assert send_batch(make(), [{}]).kind is Kind.PERMANENT
+    richpanel.replace(responses.POST, BATCH_URL, body=requests.ConnectionError("reset"))
+    outcome = send_batch(make(), [{}])
     assert (outcome.kind, outcome.status) == (Kind.RETRYABLE, None)
 
 
-def test_send_batch_with_unreadable_credentials_is_retryable_and_sends_nothing() -> None:
-    def broken() -> RichpanelCredentials:
-        raise SecretError("cannot read secret arn:x: ResourceNotFoundException")
-
-    session = FakeSession(FakeResponse(200))
-    outcome = RichpanelClient(SETTINGS, broken, session).send_batch([{"event": "x"}])
-    assert outcome.kind is Kind.RETRYABLE
-    assert outcome.reason.startswith("Richpanel credentials unavailable: cannot read secret")
-    assert session.sent == []
-
-
-def test_a_send_is_given_no_more_than_the_time_left() -> None:
-    session = FakeSession(FakeResponse(200))
-    RichpanelClient(SETTINGS, creds, session).send({"event": "x"}, within=0.8)
-    (sent,) = session.sent
-    assert repr(sent["timeout"]) == "Timeout(connect=0.8, read=0.8, total=0.8)"
+def test_a_send_is_given_no_more_than_the_time_left(richpanel: responses.RequestsMock) -> None:
+    richpanel.post(TRACK_URL, status=200)
+    send(make(), {"event": "x"}, within=0.8)
+    (one,) = sent(richpanel)
+    assert repr(one["timeout"]) == "Timeout(connect=0.8, read=0.8, total=0.8)"
 
 
 def test_the_time_left_ends_a_slow_answer_on_a_real_socket() -> None:
@@ -163,7 +162,7 @@ def test_the_time_left_ends_a_slow_answer_on_a_real_socket() -> None:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         settings = Settings(base_url=url, connect_timeout=2.0, read_timeout=3.0)
         started = time.monotonic()
-        outcome = RichpanelClient(settings, creds).send({"event": "x"}, within=0.5)
+        outcome = send(make(settings), {"event": "x"}, within=0.5)
         took = time.monotonic() - started
     finally:
         server.shutdown()

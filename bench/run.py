@@ -181,10 +181,11 @@ def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
                 "measure": f"cpu {name} ({c['bytes']} B) events/s",
                 "value": c["events_per_s"],
                 "unit": "ev/s",
+                # information, not a target: cost per million events is the target
                 "target": c["floor_events_per_s"] / 3,
                 "target_text": f"ratio {c['ratio']:.1f}x floor "
-                f"{c['floor_events_per_s']:.0f}/s; <= 3x",
-                "met": c["ratio"] <= 3,
+                f"{c['floor_events_per_s']:.0f}/s (information)",
+                "met": None,
             }
         )
     for key, label in (("table", "moto table"), ("no_table", "no table")):

@@ -130,7 +130,7 @@ class StubRichpanel:
     def __init__(self) -> None:
         self.sent = 0
 
-    def send(self, call: Any, within: float | None = None) -> Any:
+    def send(self, call: Any, credentials: Any = None, within: float | None = None) -> Any:
         from richpanel_destination.richpanel.outcomes import Kind, Outcome
         from richpanel_destination.richpanel.wire import encode_call
 
@@ -169,6 +169,9 @@ def install_stubs() -> tuple[StubRichpanel, StubParking]:
     runtime.richpanel = functools.cache(lambda: richpanel)  # type: ignore[assignment]
     runtime.parking = functools.cache(lambda: parking)  # type: ignore[assignment]
     runtime.dedupe = functools.cache(lambda: None)  # type: ignore[assignment]
+    from richpanel_destination.secrets import RichpanelCredentials
+
+    runtime.richpanel_credentials = lambda: RichpanelCredentials("k", "s")  # type: ignore[assignment]
     return richpanel, parking
 
 

@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, settings
 from richpanel_destination import runtime
 from richpanel_destination.delivery.park import Parcel
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
+from richpanel_destination.secrets import RichpanelCredentials
 
 ROOT = Path(__file__).resolve().parents[2]
 INGEST_APP = ROOT / "functions" / "ingest" / "app.py"
@@ -128,7 +129,9 @@ class StubRichpanel:
         self.sent: list[tuple[dict[str, Any], Kind]] = []
         self._lock = Lock()
 
-    def send(self, call: Mapping[str, Any], within: float | None = None) -> Outcome:
+    def send(
+        self, call: Mapping[str, Any], credentials: Any = None, within: float | None = None
+    ) -> Outcome:
         # what the real client does first: a call that cannot be encoded would fail there
         json.dumps(call, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         kind = decision(self.seed, call.get("eventId"))
@@ -310,6 +313,7 @@ def ingest() -> Iterator[Ingest]:
         patch.setattr(runtime, "richpanel", functools.cache(lambda: richpanel))
         patch.setattr(runtime, "parking", functools.cache(lambda: parking))
         patch.setattr(runtime, "dedupe", functools.cache(lambda: None))
+        patch.setattr(runtime, "richpanel_credentials", lambda: RichpanelCredentials("k", "s"))
         handler = load_ingest_handler()
         try:
             yield Ingest(handler, richpanel, parking)

@@ -15,14 +15,16 @@ from typing import Any
 
 import pytest
 
-from richpanel_destination import runtime
+from richpanel_destination import retry, runtime
 from richpanel_destination.delivery.park import envelope
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
+from richpanel_destination.secrets import RichpanelCredentials
 from richpanel_destination.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = json.loads((ROOT / "events" / "retry_sqs.json").read_text(encoding="utf-8"))
 OK = Outcome(Kind.DELIVERED, "Richpanel answered 200", 200)
+CREDENTIALS = RichpanelCredentials("key-1", "secret-1")
 
 
 def load_retry_app() -> Any:
@@ -59,7 +61,7 @@ class SlowRichpanel:
         self.delay = delay
         self.given: list[float | None] = []
 
-    def send(self, call: Any, within: float | None = None) -> Outcome:
+    def send(self, call: Any, credentials: Any, within: float | None = None) -> Outcome:
         self.given.append(within)
         if within is not None and within < self.delay:
             time.sleep(within)
@@ -98,6 +100,7 @@ def retry_app(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "test")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     runtime.reset()
+    monkeypatch.setattr(runtime, "richpanel_credentials", lambda: CREDENTIALS)
     yield load_retry_app()
     monkeypatch.undo()  # the runtime's own factories back before they are reset
     runtime.reset()
@@ -116,7 +119,7 @@ def test_a_batch_of_slow_sends_ends_within_the_invocation(
     took = time.monotonic() - started
     # ten 2 s sends one after another would take 20 s against a 6 s invocation
     assert answer == {"batchItemFailures": []}
-    assert len(richpanel.given) == 10 and took < 6.0 - retry_app.AFTER_SEND_SECONDS + 0.5
+    assert len(richpanel.given) == 10 and took < 6.0 - retry.AFTER_SEND_SECONDS + 0.5
     assert all(w is not None and w <= 6.0 for w in richpanel.given)
 
 

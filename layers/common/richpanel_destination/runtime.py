@@ -51,7 +51,7 @@ def inbound_credentials() -> secrets.InboundCredentials:
 @cache
 def richpanel() -> RichpanelClient:
     s = settings()
-    return RichpanelClient(s, richpanel_credentials, pool_size=s.delivery_concurrency)
+    return RichpanelClient(s, pool_size=s.delivery_concurrency)
 
 
 @cache
@@ -75,7 +75,6 @@ def delivery() -> Delivery:
         dedupe=dedupe(),
         concurrency=s.delivery_concurrency,
         budget=s.delivery_budget,
-        screens_as_page_views=s.screens_as_page_views,
         batch_size=s.richpanel_batch_size,
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from richpanel_destination.delivery.park import Parcel, ParkError
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
+from richpanel_destination.secrets import RichpanelCredentials
 
 TIMED_OUT = Outcome(Kind.RETRYABLE, "ReadTimeout: the request's total timeout passed")
 
@@ -25,14 +26,19 @@ class FakeClient:
         self.finished: list[float] = []  # when each send ended (time.monotonic())
         self._lock = threading.Lock()
 
-    def send(self, call: Mapping[str, Any], within: float | None = None) -> Outcome:
+    def send(
+        self, call: Mapping[str, Any], credentials: Any = None, within: float | None = None
+    ) -> Outcome:
         with self._lock:
             self.calls.append(call)
             outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
         return self._answer(outcome, within)
 
     def send_batch(
-        self, calls: Sequence[Mapping[str, Any]], within: float | None = None
+        self,
+        calls: Sequence[Mapping[str, Any]],
+        credentials: Any = None,
+        within: float | None = None,
     ) -> Outcome:
         """One /bt request: one outcome (taken like send's) for all its calls."""
         with self._lock:
@@ -66,7 +72,13 @@ class FakeParking:
         return {}
 
     def to_dead_letter(
-        self, body: str, reason: str, *, message_id: str | None = None, attempt: int | None = None
+        self,
+        body: str,
+        reason: str,
+        *,
+        message_id: str | None = None,
+        attempt: int | None = None,
+        status: int | None = None,
     ) -> None:
         if self.fail:
             raise ParkError("SQS send failed: EndpointConnectionError")
@@ -74,3 +86,23 @@ class FakeParking:
 
     def postpone(self, receipt_handle: str, seconds: int) -> None:
         self.postponed.append((receipt_handle, seconds))
+
+
+CREDENTIALS = RichpanelCredentials("key-1", "secret-1")
+
+
+def deliver(delivery: Any, events: list[Any], started: float | None = None) -> list[Any]:
+    """What ingest does with a request's events: prepare each, deliver the rest, in order."""
+    from richpanel_destination import ingest
+
+    with patch_credentials():
+        return ingest.deliver_events(events, delivery, started)
+
+
+def patch_credentials() -> Any:
+    """The runtime's Richpanel credentials as fixed values (no Secrets Manager)."""
+    from unittest import mock
+
+    from richpanel_destination import runtime
+
+    return mock.patch.object(runtime, "richpanel_credentials", lambda: CREDENTIALS)

@@ -6,10 +6,11 @@ import pytest
 
 from richpanel_destination.delivery.deliver import OUT_OF_TIME, Delivery
 from richpanel_destination.delivery.park import park_seconds
-from richpanel_destination.delivery.results import Fate, http_status, summary
+from richpanel_destination.delivery.results import Fate
+from richpanel_destination.ingest import http_status, summary
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
 
-from .fakes import TIMED_OUT, FakeClient, FakeParking
+from .fakes import TIMED_OUT, FakeClient, FakeParking, deliver
 
 OK = Outcome(Kind.DELIVERED, "Richpanel answered 200", 200)
 DOWN = Outcome(Kind.RETRYABLE, "Richpanel answered 503", 503, retry_after=5)
@@ -22,7 +23,7 @@ def delivery(client: FakeClient, parking: FakeParking | None = None, **kw: Any) 
 
 
 def one(event: Any, client: FakeClient, parking: FakeParking | None = None) -> Any:
-    (result,) = delivery(client, parking).deliver([event])
+    (result,) = deliver(delivery(client, parking), [event])
     return result
 
 
@@ -103,7 +104,7 @@ def test_skipped_types_make_no_call() -> None:
 
 def test_batch_reports_each_event_in_order() -> None:
     events = [TRACK, {"type": "track"}, {**TRACK, "messageId": "m3"}]
-    results = delivery(FakeClient(OK)).deliver(events)
+    results = deliver(delivery(FakeClient(OK)), events)
     assert [r.fate for r in results] == [Fate.DELIVERED, Fate.REJECTED, Fate.DELIVERED]
     assert [r.index for r in results] == [0, 1, 2]
     counts = summary(results)
@@ -115,7 +116,7 @@ def test_sends_run_concurrently_up_to_the_limit() -> None:
     client = FakeClient(OK, delay=0.2)
     events = [{**TRACK, "messageId": f"m{i}"} for i in range(8)]
     started = time.monotonic()
-    results = delivery(client, concurrency=4, budget=10).deliver(events)
+    results = deliver(delivery(client, concurrency=4, budget=10), events)
     elapsed = time.monotonic() - started
     assert {r.fate for r in results} == {Fate.DELIVERED}
     assert 0.4 <= elapsed < 0.8  # two waves of four, not eight in a row
@@ -125,8 +126,9 @@ def test_what_misses_the_budget_is_parked_and_the_answer_is_on_time() -> None:
     parking = FakeParking()
     client = FakeClient(OK, delay=3.0)  # Richpanel hangs
     started = time.monotonic()
-    results = delivery(client, parking, concurrency=2, budget=1.5).deliver(
-        [TRACK, {**TRACK, "messageId": "m2"}, {**TRACK, "messageId": "m3"}]
+    results = deliver(
+        delivery(client, parking, concurrency=2, budget=1.5),
+        [TRACK, {**TRACK, "messageId": "m2"}, {**TRACK, "messageId": "m3"}],
     )
     assert time.monotonic() - started < 1.5
     assert [r.fate for r in results] == [Fate.QUEUED] * 3
@@ -141,7 +143,7 @@ def test_what_misses_the_budget_is_parked_and_the_answer_is_on_time() -> None:
 def test_no_send_outlives_the_answer() -> None:
     client = FakeClient(OK, delay=0.9)
     events = [{**TRACK, "messageId": f"m{i}"} for i in range(6)]
-    delivery(client, concurrency=2, budget=1.5).deliver(events)
+    deliver(delivery(client, concurrency=2, budget=1.5), events)
     returned = time.monotonic()
     time.sleep(1.0)
     assert client.finished and max(client.finished) <= returned
@@ -164,7 +166,7 @@ def tracks(n: int, prefix: str = "b") -> list[dict[str, Any]]:
 
 def test_batching_off_by_default_sends_one_call_per_event() -> None:
     client = FakeClient(OK)
-    results = delivery(client).deliver(tracks(3))
+    results = deliver(delivery(client), tracks(3))
     assert {r.fate for r in results} == {Fate.DELIVERED}
     assert (len(client.calls), client.batches) == (3, [])
 
@@ -173,7 +175,7 @@ def test_batch_size_chunks_the_pending_events_in_order() -> None:
     client = FakeClient(OK)
     events = tracks(120)
     events[5] = {"type": "track"}  # rejected: not in any chunk
-    results = delivery(client, batch_size=50).deliver(events)
+    results = deliver(delivery(client, batch_size=50), events)
     assert client.calls == []
     assert sorted(len(b) for b in client.batches) == [19, 50, 50]
     sent = sorted((c["event"] for b in client.batches for c in b), key=lambda e: int(e[1:]))
@@ -187,7 +189,7 @@ def test_batch_size_chunks_the_pending_events_in_order() -> None:
 def test_a_retryable_chunk_parks_each_of_its_events_for_retry() -> None:
     parking = FakeParking()
     client = FakeClient(DOWN)
-    results = delivery(client, parking, batch_size=2).deliver(tracks(3))
+    results = deliver(delivery(client, parking, batch_size=2), tracks(3))
     assert len(client.batches) == 2
     assert [r.fate for r in results] == [Fate.QUEUED] * 3
     assert {r.reason for r in results} == {"Richpanel answered 503"}
@@ -201,7 +203,7 @@ def test_a_retryable_chunk_parks_each_of_its_events_for_retry() -> None:
 
 def test_a_permanent_chunk_dead_letters_each_of_its_events_with_the_reason() -> None:
     parking = FakeParking()
-    results = delivery(FakeClient(BAD), parking, batch_size=50).deliver(tracks(2))
+    results = deliver(delivery(FakeClient(BAD), parking, batch_size=50), tracks(2))
     assert [(r.fate, r.reason, r.status) for r in results] == [
         (Fate.DEAD_LETTERED, "Richpanel answered 401", 401)
     ] * 2
@@ -212,7 +214,7 @@ def test_a_permanent_chunk_dead_letters_each_of_its_events_with_the_reason() -> 
 def test_chunks_run_concurrently_up_to_the_limit() -> None:
     client = FakeClient(OK, delay=0.2)
     started = time.monotonic()
-    results = delivery(client, concurrency=2, budget=10, batch_size=2).deliver(tracks(8))
+    results = deliver(delivery(client, concurrency=2, budget=10, batch_size=2), tracks(8))
     elapsed = time.monotonic() - started
     assert {r.fate for r in results} == {Fate.DELIVERED}
     assert len(client.batches) == 4
@@ -223,7 +225,7 @@ def test_a_chunk_unanswered_by_the_deadline_parks_all_its_events() -> None:
     parking = FakeParking()
     client = FakeClient(OK, delay=3.0)  # Richpanel hangs
     started = time.monotonic()
-    results = delivery(client, parking, concurrency=2, budget=1.5, batch_size=2).deliver(tracks(3))
+    results = deliver(delivery(client, parking, concurrency=2, budget=1.5, batch_size=2), tracks(3))
     assert time.monotonic() - started < 1.5
     # both chunks were sent with the time left and timed out by the deadline
     assert [(r.fate, r.reason) for r in results] == [(Fate.QUEUED, TIMED_OUT.reason)] * 3
@@ -250,7 +252,7 @@ class FakeDedupe:
 def test_chunks_go_through_the_deduplicator() -> None:
     client = FakeClient(OK)
     dedupe = FakeDedupe({"b1"})
-    results = delivery(client, dedupe=dedupe, batch_size=50).deliver(tracks(3))
+    results = deliver(delivery(client, dedupe=dedupe, batch_size=50), tracks(3))
     assert [r.fate for r in results] == [Fate.DELIVERED, Fate.DUPLICATE, Fate.DELIVERED]
     assert results[1].reason == "already delivered"
     assert [[c["event"] for c in b] for b in client.batches] == [["E0", "E2"]]

@@ -19,7 +19,7 @@ from richpanel_destination.inbound.auth import (
     signature_covers,
     signed_bytes,
 )
-from richpanel_destination.inbound.request import read_request
+from richpanel_destination.inbound.request import read_body, unpack
 from richpanel_destination.secrets import InboundCredentials
 
 CREDS = InboundCredentials(write_keys=("wk-old", "wk-new"), webhook_secrets=("s-old", "s-new"))
@@ -201,14 +201,10 @@ def test_the_forged_batch_is_refused_before_any_event_is_read() -> None:
     body, headers = forged_batch()
     delivered: list[dict[str, object]] = []
 
-    def admit(raw: bytes, payload: object) -> None:
-        authenticate(BOTH, creds, headers, raw, payload)
-
     with pytest.raises(Unauthorized):
-        request = read_request(
-            "webhook", body.decode(), is_base64=False, headers=headers, admit=admit
-        )
-        delivered.extend(request.events)  # what ingest would hand to delivery
+        read = read_body("webhook", body.decode(), is_base64=False, headers=headers)
+        authenticate(BOTH, creds, headers, read.raw, read.payload)  # ingest's step after reading
+        delivered.extend(unpack(read).events)  # what ingest would hand to delivery
     assert delivered == []
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from richpanel_destination.inbound.decode import BadRequest, UnsupportedMediaType
 from richpanel_destination.inbound.limits import LimitExceeded
-from richpanel_destination.inbound.request import ROUTES, header, read_request
+from richpanel_destination.inbound.request import ROUTES, header, read_body, read_request
 
 TRACK = {"userId": "u", "event": "E"}
 
@@ -108,12 +108,10 @@ def test_other_content_types_are_415_before_the_body_is_read(content_type: str) 
     )
 
 
-def test_admit_sees_the_raw_bytes_and_the_parsed_body() -> None:
-    seen: list[tuple[bytes, object]] = []
+def test_reading_a_body_gives_the_raw_bytes_and_the_parsed_body() -> None:
     raw = b'\xef\xbb\xbf{"userId": "u", "event": "E"}'
-    body = base64.b64encode(raw).decode()
-    read_request("t", body, is_base64=True, headers=None, admit=lambda r, p: seen.append((r, p)))
-    assert seen == [(raw, TRACK)]
+    body = read_body("t", base64.b64encode(raw).decode(), is_base64=True, headers=None)
+    assert (body.kind, body.raw, body.payload) == ("track", raw, TRACK)
 
 
 @pytest.mark.parametrize(

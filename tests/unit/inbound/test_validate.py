@@ -134,3 +134,10 @@ def test_a_rule_without_its_own_message_does_not_echo_the_value() -> None:
         "path": "/traits/tags",
         "message": "traits/tags does not meet the schema's minItems rule",
     }
+
+
+def test_the_call_types_are_those_with_a_schema() -> None:
+    from richpanel_destination.calls import CALL_TYPES
+    from richpanel_destination.inbound.validate import CALL_TYPES as WITH_SCHEMA
+
+    assert set(CALL_TYPES) == WITH_SCHEMA

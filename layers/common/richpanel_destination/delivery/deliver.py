@@ -1,4 +1,4 @@
-"""The ingest path: validate, route, map, send concurrently within a budget, park the rest."""
+"""Send a request's events concurrently within a budget, then settle them: park the rest."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from ..inbound.validate import validate_event
-from ..mapping.routing import skip_reason
-from ..mapping.transform import MappingError, to_richpanel
 from ..richpanel.client import RichpanelClient
 from ..richpanel.outcomes import Kind, Outcome
-from .dedupe import LATE, Deduplicator, Send, event_key
+from ..secrets import RichpanelCredentials
+from .dedupe import LATE, Deduplicator, Send
 from .park import Parcel, Parking, dead_letter_parcel, envelope, park_seconds, retry_parcel
-from .results import EventResult, Fate
+from .results import EventResult, Fate, fate_of
 
 OUT_OF_TIME = LATE  # one outcome for "the budget ran out", batch or single
+NO_CREDENTIALS = Outcome(Kind.RETRYABLE, "Richpanel credentials unavailable")
 # A send is not started with less time than this left: cut shorter, an answer Richpanel
 # gives in time (typically ~0.1 s) could miss us, and the event would be sent twice.
 MIN_SEND_SECONDS = 0.5
@@ -39,76 +38,11 @@ class Pending:
     key: str  # what deduplication keys on: the messageId, or a hash of the content
 
 
-def ident(event: Any) -> tuple[str | None, str | None]:
-    """An event's messageId and type, when they are strings."""
-    if not isinstance(event, dict):
-        return None, None
-    message_id, call_type = event.get("messageId"), event.get("type")
-    return (
-        message_id if isinstance(message_id, str) else None,
-        call_type if isinstance(call_type, str) else None,
-    )
-
-
-def _result(
-    index: int,
-    event: Any,
-    fate: Fate,
-    reason: str | None = None,
-    outcome: Outcome | None = None,
-    **extra: Any,
-) -> EventResult:
-    message_id, call_type = ident(event)
-    user_id = event.get("userId") if isinstance(event, dict) else None
-    if outcome is not None:
-        extra |= {"status": outcome.status, "latency_ms": outcome.latency_ms}
-        if outcome.latency_ms is not None:  # Richpanel was really called
-            extra["status_class"] = outcome.status_class
-        if outcome.record_failed:
-            extra["record_failed"] = outcome.record_failed
-    return EventResult(
-        index,
-        message_id,
-        call_type,
-        fate,
-        reason,
-        user_id=user_id if isinstance(user_id, str) else None,
-        **extra,
-    )
-
-
-def prepare(
-    index: int, event: Any, *, screens_as_page_views: bool, forwarded: bool = False
-) -> EventResult | Pending:
-    """Validate, route and map one event: a final result (rejected, skipped) or a call to send."""
-    problems = validate_event(event)
-    if problems:
-        errors = [p.as_dict() for p in problems]
-        return _result(index, event, Fate.REJECTED, "invalid Segment call", errors=errors)
-    skip = skip_reason(event, screens_as_page_views=screens_as_page_views, forwarded=forwarded)
-    if skip:
-        return _result(index, event, Fate.SKIPPED, skip)
-    try:
-        call = to_richpanel(event)
-    except MappingError as exc:
-        errors = [{"path": exc.path, "message": str(exc)}]
-        return _result(index, event, Fate.REJECTED, "not accepted by Richpanel", errors=errors)
-    return Pending(index, event, call, ident(event)[0], event_key(event))
-
-
 def send_once(
-    client: RichpanelClient,
-    dedupe: Deduplicator | None,
-    key: str | None,
-    call: Mapping[str, Any],
-    send: Send | None = None,
+    dedupe: Deduplicator | None, key: str | None, call: Mapping[str, Any], send: Send
 ) -> Outcome:
-    """One attempt, deduplicated on ``key`` when a table is configured.
-
-    ``send`` replaces ``client.send`` (a send that keeps to a deadline).
-    """
-    post = client.send if send is None else send
-    return post(call) if dedupe is None else dedupe.send(key, call, post)
+    """One attempt with ``send``, deduplicated on ``key`` when a table is configured."""
+    return send(call) if dedupe is None else dedupe.send(key, call, send)
 
 
 class Deadline:
@@ -157,48 +91,44 @@ class Delivery:
         dedupe: Deduplicator | None = None,
         concurrency: int = 16,
         budget: float = 4.0,
-        screens_as_page_views: bool = False,
         batch_size: int = 0,
     ) -> None:
         self.client = client
         self.parking = parking
         self.dedupe = dedupe
         self.budget = budget
-        self.screens_as_page_views = screens_as_page_views
         self.batch_size = batch_size
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="richpanel")
 
     def deliver(
-        self, events: list[Any], started: float | None = None, *, forwarded: bool = False
-    ) -> list[EventResult]:
-        """Every event's fate; the work ends within the budget counted from ``started``.
+        self,
+        pending: list[Pending],
+        credentials: RichpanelCredentials | None,
+        started: float | None = None,
+    ) -> dict[int, EventResult]:
+        """Every pending event's fate, by index; the work ends within the budget from ``started``.
 
-        ``forwarded``: the events came from a Segment webhook destination (mapping/routing.py).
+        ``credentials`` None: Richpanel's could not be read; every event is queued for retry.
         """
         started = time.monotonic() if started is None else started
-        results: dict[int, EventResult] = {}
-        pending: list[Pending] = []
-        for index, event in enumerate(events):
-            prepared = prepare(
-                index, event, screens_as_page_views=self.screens_as_page_views, forwarded=forwarded
-            )
-            if isinstance(prepared, Pending):
-                pending.append(prepared)
-            else:
-                results[index] = prepared
+        if credentials is None:
+            return self._settle(pending, {p.index: NO_CREDENTIALS for p in pending})
         reserve = getattr(self.parking, "reserve", park_seconds)
         deadline = Deadline(started, self.budget, len(pending), reserve)
         if self.batch_size >= 2:
             size = self.batch_size
             groups = [pending[start : start + size] for start in range(0, len(pending), size)]
-            outcomes = self._run(groups, deadline, self._send_chunk)
+            outcomes = self._run(groups, deadline, self._send_chunk, credentials)
         else:
-            outcomes = self._run([[p] for p in pending], deadline, self._send_one)
-        results.update(self._settle(pending, outcomes))
-        return [results[i] for i in range(len(events))]
+            outcomes = self._run([[p] for p in pending], deadline, self._send_one, credentials)
+        return self._settle(pending, outcomes)
 
     def _send_one(
-        self, group: list[Pending], deadline: Deadline, answers: Answers
+        self,
+        group: list[Pending],
+        deadline: Deadline,
+        answers: Answers,
+        credentials: RichpanelCredentials,
     ) -> list[Outcome]:
         (p,) = group
         if deadline.left() is None:
@@ -208,13 +138,17 @@ class Delivery:
             within = deadline.left()
             if within is None:
                 return OUT_OF_TIME
-            answers[p.index] = answer = self.client.send(call, within)
+            answers[p.index] = answer = self.client.send(call, credentials, within)
             return answer
 
-        return [send_once(self.client, self.dedupe, p.key, p.call, post)]
+        return [send_once(self.dedupe, p.key, p.call, post)]
 
     def _send_chunk(
-        self, chunk: list[Pending], deadline: Deadline, answers: Answers
+        self,
+        chunk: list[Pending],
+        deadline: Deadline,
+        answers: Answers,
+        credentials: RichpanelCredentials,
     ) -> list[Outcome]:
         """One /bt request for a chunk of events (deduplicated on messageId)."""
         if deadline.left() is None:
@@ -224,7 +158,7 @@ class Delivery:
             within = deadline.left()
             if within is None:
                 return OUT_OF_TIME
-            answer = self.client.send_batch(calls, within)
+            answer = self.client.send_batch(calls, credentials, within)
             sent = {id(call) for call in calls}  # the chunk's events left in the request
             answers.update({p.index: answer for p in chunk if id(p.call) in sent})
             return answer
@@ -237,7 +171,8 @@ class Delivery:
         self,
         groups: list[list[Pending]],
         deadline: Deadline,
-        send: Callable[[list[Pending], Deadline, Answers], list[Outcome]],
+        send: Callable[[list[Pending], Deadline, Answers, RichpanelCredentials], list[Outcome]],
+        credentials: RichpanelCredentials,
     ) -> dict[int, Outcome]:
         """Send the groups concurrently until the deadline; an outcome per event.
 
@@ -247,7 +182,7 @@ class Delivery:
         answers: Answers = {}
 
         def work(group: list[Pending]) -> list[Outcome]:
-            outcomes = send(group, deadline, answers)
+            outcomes = send(group, deadline, answers, credentials)
             deadline.settled(sum(o.kind in SETTLED for o in outcomes))
             return outcomes
 
@@ -271,37 +206,33 @@ class Delivery:
         self, pending: list[Pending], outcomes: dict[int, Outcome]
     ) -> dict[int, EventResult]:
         """Turn outcomes into fates, parking the retryable and the permanent failures."""
-        results: dict[int, EventResult] = {}
         parcels: list[Parcel] = []
         for p in pending:
             outcome = outcomes[p.index]
-            if outcome.kind is Kind.DELIVERED:
-                results[p.index] = _result(p.index, p.event, Fate.DELIVERED, outcome=outcome)
-            elif outcome.kind is Kind.DUPLICATE:
-                results[p.index] = _result(p.index, p.event, Fate.DUPLICATE, outcome.reason)
-            elif outcome.kind in (Kind.RETRYABLE, Kind.IN_FLIGHT):
-                # in flight: its holder may have died; the retry path settles it once the
-                # claim resolves (delivered by the holder: a duplicate; expired: sent)
+            if outcome.kind in (Kind.RETRYABLE, Kind.IN_FLIGHT):
                 parcels.append(retry_parcel(p.index, p.event, outcome, attempt=1))
-            else:
+            elif outcome.kind is Kind.PERMANENT:
                 body = envelope(p.event, 1, outcome.reason)
                 parcels.append(
                     dead_letter_parcel(
-                        p.index, body, outcome.reason, message_id=p.message_id, attempt=1
+                        p.index,
+                        body,
+                        outcome.reason,
+                        message_id=p.message_id,
+                        attempt=1,
+                        status=outcome.status,
                     )
                 )
         failed = self.parking.park_many(parcels) if parcels else {}
-        by_index = {p.index: p for p in pending}
-        for parcel in parcels:
-            p = by_index[parcel.key]
+        results: dict[int, EventResult] = {}
+        for p in pending:
             outcome = outcomes[p.index]
-            if parcel.key in failed:
-                reason = f"{outcome.reason}; not queued: {failed[parcel.key]}"
-                fate = Fate.FAILED
-            else:
-                reason, fate = (
-                    outcome.reason,
-                    Fate.DEAD_LETTERED if parcel.dead_letter else Fate.QUEUED,
-                )
-            results[p.index] = _result(p.index, p.event, fate, reason, outcome)
+            fate = fate_of(outcome, queued=p.index not in failed)
+            reason: str | None = outcome.reason
+            if p.index in failed:
+                reason = f"{reason}; not queued: {failed[p.index]}"
+            elif fate is Fate.DELIVERED:
+                reason = None
+            keep = outcome if fate is not Fate.DUPLICATE else None
+            results[p.index] = EventResult.of(p.index, p.event, fate, reason, keep)
         return results

@@ -1,10 +1,16 @@
-"""What happened to each event, and what the HTTP answer to the sender should be."""
+"""What happened to each event: its Fate, from the Outcome of its last attempt.
+
+An Outcome (richpanel/outcomes.py) is what one attempt got; a Fate is where the event ended.
+``fate_of`` is the one function from the first to the second.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from ..richpanel.outcomes import Kind, Outcome
 
 
 class Fate(StrEnum):
@@ -15,6 +21,26 @@ class Fate(StrEnum):
     REJECTED = "rejected"
     SKIPPED = "skipped"
     FAILED = "failed"  # neither delivered nor parked: the sender must retry
+
+
+def fate_of(outcome: Outcome, *, queued: bool = True) -> Fate:
+    """An attempt's outcome as the event's fate; ``queued``: whether SQS took what it parked."""
+    if outcome.kind is Kind.DELIVERED:
+        return Fate.DELIVERED
+    if outcome.kind is Kind.DUPLICATE:
+        return Fate.DUPLICATE
+    if not queued:
+        return Fate.FAILED
+    # in flight: another invocation holds it and may die; the retry path settles it
+    return Fate.DEAD_LETTERED if outcome.kind is Kind.PERMANENT else Fate.QUEUED
+
+
+def ident(event: Any) -> tuple[str | None, str | None, str | None]:
+    """An event's messageId, type and userId, when they are strings."""
+    if not isinstance(event, dict):
+        return None, None, None
+    values = (event.get("messageId"), event.get("type"), event.get("userId"))
+    return tuple(v if isinstance(v, str) else None for v in values)  # type: ignore[return-value]
 
 
 @dataclass
@@ -32,6 +58,26 @@ class EventResult:
     latency_ms: float | None = None
     status_class: str | None = None  # of Richpanel's answer, when Richpanel was called
     record_failed: str | None = None  # delivered, but its idempotency record was not saved
+
+    @classmethod
+    def of(
+        cls,
+        index: int,
+        event: Any,
+        fate: Fate,
+        reason: str | None = None,
+        outcome: Outcome | None = None,
+        **extra: Any,
+    ) -> EventResult:
+        """The result for an event, with what Richpanel answered when it was called."""
+        message_id, call_type, user_id = ident(event)
+        if outcome is not None:
+            extra |= {"status": outcome.status, "latency_ms": outcome.latency_ms}
+            if outcome.latency_ms is not None:  # Richpanel was really called
+                extra["status_class"] = outcome.status_class
+            if outcome.record_failed:
+                extra["record_failed"] = outcome.record_failed
+        return cls(index, message_id, call_type, fate, reason, user_id=user_id, **extra)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -57,40 +103,3 @@ class EventResult:
         if self.record_failed:
             line["recordFailed"] = self.record_failed
         return line
-
-
-def summary(results: list[EventResult]) -> dict[str, int]:
-    counts = {"received": len(results)} | {fate.value: 0 for fate in Fate}
-    for result in results:
-        counts[result.fate.value] += 1
-    return counts
-
-
-def http_status(results: list[EventResult], *, single: bool) -> int:
-    """503 if anything was neither delivered nor parked; 400 for a lone invalid call; else 200."""
-    if any(r.fate is Fate.FAILED for r in results):
-        return 503
-    if single and results and results[0].fate is Fate.REJECTED:
-        return 400
-    return 200
-
-
-RETRY_AFTER_SECONDS = 30
-
-
-def response(
-    results: list[EventResult], *, single: bool, kind: str
-) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """Status, JSON body and headers answering the sender."""
-    status = http_status(results, single=single)
-    body: dict[str, Any] = {"summary": summary(results), "results": [r.as_dict() for r in results]}
-    headers: dict[str, str] = {}
-    if status == 400:
-        first = results[0]
-        details = "; ".join(f"{e['path'] or '/'}: {e['message']}" for e in first.errors)
-        body["message"] = f"Invalid {kind} call: {details or first.reason}"
-    elif status == 503:
-        failed = [r.index for r in results if r.fate is Fate.FAILED]
-        body["message"] = f"Events {failed} were neither delivered nor queued; retry the request"
-        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return status, body, headers

@@ -1,33 +1,31 @@
-"""Read one inbound request: route, body decoding, limits, events."""
+"""Read one inbound request: route, body decoding, limits, events (authentication apart)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..calls import ROUTED_TYPES
 from . import decode, limits
 
 BATCH = "batch"
 WEBHOOK = "webhook"
 # /v1/<name>: the HTTP Tracking API, analytics.js short paths, and the Webhooks route.
-ROUTES: dict[str, str] = {
-    "identify": "identify",
-    "track": "track",
-    "page": "page",
-    "screen": "screen",
-    "group": "group",
-    "alias": "alias",
-    "batch": BATCH,
-    "i": "identify",
-    "t": "track",
-    "p": "page",
-    "s": "screen",
-    "g": "group",
-    "a": "alias",
-    "b": BATCH,
-    "webhook": WEBHOOK,
-}
+ROUTES: dict[str, str] = (
+    {t: t for t in ROUTED_TYPES}
+    | {t[0]: t for t in ROUTED_TYPES}
+    | {"batch": BATCH, "b": BATCH, "webhook": WEBHOOK}
+)
+
+
+@dataclass(frozen=True)
+class Body:
+    """A request's body as read: its route's kind, the decoded bytes and the parsed JSON."""
+
+    kind: str
+    raw: bytes
+    payload: Any
 
 
 @dataclass(frozen=True)
@@ -45,41 +43,43 @@ def header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return next((v for k, v in (headers or {}).items() if k.lower() == wanted), None)
 
 
-Admit = Callable[[bytes, Any], None]
+def limits_for(kind: str) -> limits.Limits:
+    """The webhook route takes Webhooks (Actions) batches; the rest keep Segment's limits."""
+    return limits.WEBHOOK if kind == WEBHOOK else limits.TRACKING_API
 
 
-def read_request(
-    route: str,
-    body: str | None,
-    *,
-    is_base64: bool,
-    headers: Mapping[str, str] | None,
-    admit: Admit | None = None,
-) -> InboundRequest:
-    """Decode and unpack a request to /v1/<route>; BadRequest or LimitExceeded if unreadable.
+def read_body(
+    route: str, body: str | None, *, is_base64: bool, headers: Mapping[str, str] | None
+) -> Body:
+    """Decode a request to /v1/<route>; BadRequest or LimitExceeded if unreadable.
 
     A Content-Type other than JSON or text/plain is UnsupportedMediaType (a BadRequest, 415).
-
-    ``admit(raw, payload)`` (authentication) runs on the decoded body before anything else
-    looks at the events, and raises to refuse the request.
     """
     kind = ROUTES[route]
-    allowed = limits.WEBHOOK if kind == WEBHOOK else limits.TRACKING_API
     decode.check_content_type(header(headers, "Content-Type"))
     raw = decode.body_bytes(
         body,
         is_base64=is_base64,
         content_encoding=header(headers, "Content-Encoding"),
-        limits=allowed,
+        limits=limits_for(kind),
     )
-    payload = decode.parse_json(raw)
-    if admit is not None:
-        admit(raw, payload)
-    if kind == BATCH:
-        events, single = decode.batch_events(payload), False
-    elif kind == WEBHOOK:
-        events, single = decode.webhook_events(payload), not isinstance(payload, list)
+    return Body(kind, raw, decode.parse_json(raw))
+
+
+def unpack(body: Body) -> InboundRequest:
+    """The events of an (authenticated) body, within its route's limits."""
+    if body.kind == BATCH:
+        events, single = decode.batch_events(body.payload), False
+    elif body.kind == WEBHOOK:
+        events, single = decode.webhook_events(body.payload), not isinstance(body.payload, list)
     else:
-        events, single = decode.single_event(payload, kind), True
-    allowed.check_events(events, len(raw))
-    return InboundRequest(kind, events, single)
+        events, single = decode.single_event(body.payload, body.kind), True
+    limits_for(body.kind).check_events(events, len(body.raw))
+    return InboundRequest(body.kind, events, single)
+
+
+def read_request(
+    route: str, body: str | None, *, is_base64: bool, headers: Mapping[str, str] | None
+) -> InboundRequest:
+    """read_body then unpack, without authentication (for callers that need no sender check)."""
+    return unpack(read_body(route, body, is_base64=is_base64, headers=headers))

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..calls import DELIVERED_TYPES
+
 DESTINATION_NAME = "richpanel"
-DELIVERED_TYPES = frozenset({"identify", "track", "page"})
 
 
 def skip_reason(

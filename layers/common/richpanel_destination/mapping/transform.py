@@ -9,7 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from ..timestamps import epoch_ms
-from .codegen import Builder, Refused, build_function
+from . import interpret
+from .interpret import Refused
 from .table import Rule, table_for
 
 
@@ -88,25 +89,21 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == {} or value == []
-
-
-_BUILDERS: dict[int, tuple[tuple[Rule, ...], Builder]] = {}
+_PREPARED: dict[int, tuple[tuple[Rule, ...], Any]] = {}
 
 
 def build(rules: tuple[Rule, ...], source: dict[str, Any]) -> dict[str, Any]:
     """Apply rules to one Segment object: field rules in order (first value wins), then spreads.
 
-    Each table is compiled once per container (see codegen); tables are module constants,
-    so they are found by identity rather than by hashing every rule on every event. A
-    value a converter refuses is a MappingError at its JSON pointer.
+    Each table is prepared once per container (mapping/interpret.py); tables are module
+    constants, so they are found by identity rather than by hashing every rule on every
+    event. A value a converter refuses is a MappingError at its JSON pointer.
     """
-    entry = _BUILDERS.get(id(rules))
+    entry = _PREPARED.get(id(rules))
     if entry is None or entry[0] is not rules:
-        entry = _BUILDERS[id(rules)] = (rules, build_function(rules, CONVERTERS))
+        entry = _PREPARED[id(rules)] = (rules, interpret.prepare(rules, CONVERTERS))
     try:
-        return entry[1](source)
+        return interpret.apply(entry[1], source)
     except Refused as refused:  # the message names the field, never its value
         raise MappingError(refused.path, f"{refused.path[1:]} {refused}") from None
 
@@ -116,7 +113,7 @@ def to_richpanel(event: dict[str, Any]) -> dict[str, Any]:
     table = table_for(event)
     if table is None:
         raise MappingError("/type", f"Richpanel does not take {event.get('type')} calls")
-    if event.get("type") == "identify" and _empty(event.get("userId")):
+    if event.get("type") == "identify" and interpret.empty(event.get("userId")):
         raise MappingError(
             "/userId",
             "identify requires userId (Richpanel's uid); anonymous identify is not accepted",

@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from ..calls import CALL_TYPES
 from ..delivery.results import EventResult, Fate
 
-KNOWN_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias", "delete"})
+KNOWN_TYPES = frozenset(CALL_TYPES)
 EVENT_METRICS: Mapping[Fate, str] = {
     Fate.DELIVERED: "EventsDelivered",
     Fate.QUEUED: "EventsQueued",
@@ -28,7 +29,7 @@ RETRY_METRICS: Mapping[str, str] = {
     "delivered": "RetryDelivered",
     "duplicate": "RetryDuplicate",
     "dead_lettered": "RetryDeadLettered",
-    "scheduled": "RetryScheduled",
+    "queued": "RetryScheduled",  # stays queued for another attempt
 }
 RECORD_FAILED_METRIC = "DeliveryRecordsNotSaved"  # delivered; a resend would not be caught
 MAX_VALUES = 100  # EMF takes at most 100 values per metric

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -11,10 +11,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Timeout
 
-from ..secrets import RichpanelCredentials, SecretError
+from ..secrets import RichpanelCredentials
 from ..settings import Settings
 from . import wire
-from .outcomes import Kind, Outcome, from_exception, from_response
+from .outcomes import Outcome, from_exception, from_response
 
 USER_AGENT = "richpanel-destination/0.1 (+segment)"
 
@@ -25,12 +25,10 @@ class RichpanelClient:
     def __init__(
         self,
         settings: Settings,
-        credentials: Callable[[], RichpanelCredentials],
         session: requests.Session | None = None,
         pool_size: int = 16,
     ) -> None:
         self._settings = settings
-        self._credentials = credentials
         self._url = settings.base_url + wire.TRACK_PATH
         self._batch_url = settings.base_url + wire.BATCH_PATH
         self._timeout = (settings.connect_timeout, settings.read_timeout)
@@ -42,9 +40,8 @@ class RichpanelClient:
         session.headers.update({"Content-Type": "application/json", "User-Agent": USER_AGENT})
         self._session = session
 
-    def _signing(self) -> dict[str, Any]:
+    def _signing(self, credentials: RichpanelCredentials) -> dict[str, Any]:
         """What the wire needs besides the calls: credentials, signing, and now."""
-        credentials = self._credentials()
         return {
             "app_client_id": credentials.api_key,
             "secret": credentials.api_secret,
@@ -52,32 +49,34 @@ class RichpanelClient:
             "sent_at_ms": int(time.time() * 1000),
         }
 
-    def encode(self, call: Mapping[str, Any]) -> bytes:
+    def encode(self, call: Mapping[str, Any], credentials: RichpanelCredentials) -> bytes:
         """The exact request body for a call, signed and stamped now."""
-        return wire.encode_call(call, **self._signing())
+        return wire.encode_call(call, **self._signing(credentials))
 
-    def encode_batch(self, calls: Sequence[Mapping[str, Any]]) -> bytes:
+    def encode_batch(
+        self, calls: Sequence[Mapping[str, Any]], credentials: RichpanelCredentials
+    ) -> bytes:
         """The exact /bt request body for several calls, signed and stamped now."""
-        return wire.encode_batch(calls, **self._signing())
+        return wire.encode_batch(calls, **self._signing(credentials))
 
-    def send(self, call: Mapping[str, Any], within: float | None = None) -> Outcome:
-        """POST one call, over within ``within`` seconds in all; never raises for HTTP,
-        transport or credential failures."""
-        try:
-            body = self.encode(call)
-        except SecretError as exc:
-            return Outcome(Kind.RETRYABLE, f"Richpanel credentials unavailable: {exc}")
-        return self._post(self._url, body, within)
+    def send(
+        self,
+        call: Mapping[str, Any],
+        credentials: RichpanelCredentials,
+        within: float | None = None,
+    ) -> Outcome:
+        """POST one call, over within ``within`` seconds in all; never raises for HTTP or
+        transport failures."""
+        return self._post(self._url, self.encode(call, credentials), within)
 
     def send_batch(
-        self, calls: Sequence[Mapping[str, Any]], within: float | None = None
+        self,
+        calls: Sequence[Mapping[str, Any]],
+        credentials: RichpanelCredentials,
+        within: float | None = None,
     ) -> Outcome:
         """POST several calls in one /bt request: one outcome for all of them; never raises."""
-        try:
-            body = self.encode_batch(calls)
-        except SecretError as exc:
-            return Outcome(Kind.RETRYABLE, f"Richpanel credentials unavailable: {exc}")
-        return self._post(self._batch_url, body, within)
+        return self._post(self._batch_url, self.encode_batch(calls, credentials), within)
 
     def timeout(self, within: float | None) -> Timeout:
         """Connect and read timeouts, and a total (connect plus read) of at most ``within``."""

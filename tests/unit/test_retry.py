@@ -5,12 +5,12 @@ from typing import Any
 import pytest
 
 from richpanel_destination.delivery.park import envelope
-from richpanel_destination.delivery.redeliver import RetryLater, redeliver
 from richpanel_destination.delivery.results import Fate
+from richpanel_destination.retry import RetryLater, retry_once
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
 from richpanel_destination.settings import Settings
 
-from .fakes import FakeClient, FakeParking
+from .delivery.fakes import CREDENTIALS, FakeClient, FakeParking
 
 SETTINGS = Settings(backoff_base=10, backoff_cap=900, max_receive_count=5)
 TRACK = {"type": "track", "messageId": "m1", "userId": "u", "event": "E"}
@@ -18,13 +18,14 @@ BODY = envelope(TRACK, 1, "Richpanel answered 503")
 
 
 def attempt(body: str, client: FakeClient, parking: FakeParking, receive_count: int = 1) -> Any:
-    return redeliver(
+    return retry_once(
         body,
         "rh-1",
         receive_count,
         client=client,  # type: ignore[arg-type]
         parking=parking,  # type: ignore[arg-type]
         settings=SETTINGS,
+        credentials=CREDENTIALS,
         rng=random.Random(0),
     )
 
@@ -51,13 +52,14 @@ def test_backoff_grows_with_the_receive_count() -> None:
         delays = set()
         for seed in range(40):
             with pytest.raises(RetryLater):
-                redeliver(
+                retry_once(
                     BODY,
                     "rh",
                     receive_count,
                     client=FakeClient(Outcome(Kind.RETRYABLE, "503", 503)),  # type: ignore[arg-type]
                     parking=parking,  # type: ignore[arg-type]
                     settings=SETTINGS,
+                    credentials=CREDENTIALS,
                     rng=random.Random(seed),
                 )
         delays = {seconds for _, seconds in parking.postponed}

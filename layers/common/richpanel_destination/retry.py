@@ -1,0 +1,248 @@
+"""The retry path, top to bottom: a queued message -> read it -> send -> settle or back off.
+
+The handler (functions/retry/app.py) only translates SQS in and out; a ``RetryBatch`` holds
+one invocation's state (its end, its tallies), so nothing is kept between invocations.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from . import runtime
+from .delivery.backoff import retry_delay
+from .delivery.dedupe import Deduplicator, event_key
+from .delivery.deliver import MIN_SEND_SECONDS, send_once
+from .delivery.park import Parking, envelope
+from .delivery.results import Fate
+from .inbound.validate import validate_event
+from .mapping.transform import MappingError, to_richpanel
+from .observability.metrics import record_retries
+from .richpanel.client import RichpanelClient
+from .richpanel.outcomes import Kind, Outcome
+from .secrets import RichpanelCredentials, SecretError
+from .settings import Settings
+
+TimeLeft = Callable[[], float | None]  # seconds a send may take now, None: too little to start
+NOT_REACHED = Outcome(Kind.RETRYABLE, "not sent: too little time left in this invocation")
+NO_CREDENTIALS = Outcome(Kind.RETRYABLE, "Richpanel credentials unavailable")
+# Kept back from the invocation's remaining time for what follows a send: postponing or
+# dead-lettering the message, logging, and the partial-batch report.
+AFTER_SEND_SECONDS = 1.5
+logger = Logger(json_serializer=runtime.redactor().serializer)
+
+
+class RetryLater(Exception):
+    """Retryable failure: the message stays on the retry queue (a batch item failure)."""
+
+    def __init__(
+        self, reason: str, delay: int, attempt: int, outcome: Outcome | None = None
+    ) -> None:
+        super().__init__(f"{reason}; attempt {attempt} failed, next in {delay}s")
+        self.reason = reason
+        self.delay = delay
+        self.attempt = attempt
+        self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class RetryResult:
+    """What one retry attempt did (the event's fate is final unless RetryLater was raised)."""
+
+    fate: Fate
+    message_id: str | None
+    attempt: int
+    reason: str | None = None
+    outcome: Outcome | None = None  # Richpanel's answer, when it was called
+    user_id: str | None = None
+
+    @property
+    def status(self) -> int | None:
+        return self.outcome.status if self.outcome else None
+
+
+def read_envelope(body: str) -> dict[str, Any]:
+    """The parked Segment event, checked as ingest checks it; ValueError for a poison message."""
+    try:
+        parked = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"body is not JSON: {exc}") from exc
+    event = parked.get("event") if isinstance(parked, dict) else None
+    if not isinstance(event, dict):
+        raise ValueError('body has no "event" object')
+    try:
+        json.dumps(event, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"event cannot be encoded as UTF-8 (a lone surrogate at {exc.start})"
+        ) from None
+    problems = validate_event(event)
+    if problems:
+        detail = "; ".join(f"{p.pointer or '/'}: {p.message}" for p in problems)
+        raise ValueError(f"invalid Segment call: {detail}")
+    return event
+
+
+def _string(event: Mapping[str, Any], name: str) -> str | None:
+    value = event.get(name)
+    return value if isinstance(value, str) else None
+
+
+def retry_once(
+    body: str,
+    receipt_handle: str,
+    receive_count: int,
+    *,
+    client: RichpanelClient,
+    parking: Parking,
+    settings: Settings,
+    credentials: RichpanelCredentials | None,
+    dedupe: Deduplicator | None = None,
+    time_left: TimeLeft | None = None,
+    rng: random.Random | None = None,
+) -> RetryResult:
+    """Re-send a queued event; raise RetryLater (after postponing it) if it should be retried.
+
+    ``time_left`` bounds the send to the invocation's remaining time (None: no bound);
+    ``credentials`` None means Richpanel's could not be read (retried later).
+    """
+    attempt = receive_count + 1  # the ingest attempt was the first
+    try:
+        event = read_envelope(body)
+    except ValueError as exc:
+        reason = f"poison message: {exc}"
+        parking.to_dead_letter(body, reason, attempt=attempt)
+        return RetryResult(Fate.DEAD_LETTERED, None, attempt, reason)
+    message_id, user_id = _string(event, "messageId"), _string(event, "userId")
+
+    def dead_letter(reason: str, outcome: Outcome | None = None) -> RetryResult:
+        parking.to_dead_letter(
+            envelope(event, attempt, reason),
+            reason,
+            message_id=message_id,
+            attempt=attempt,
+            status=outcome.status if outcome else None,
+        )
+        return RetryResult(Fate.DEAD_LETTERED, message_id, attempt, reason, outcome, user_id)
+
+    try:
+        call = to_richpanel(event)
+    except MappingError as exc:  # e.g. a redriven event the mapping no longer accepts
+        return dead_letter(f"{exc.path}: {exc}")
+
+    def post(payload: Mapping[str, Any]) -> Outcome:
+        if credentials is None:
+            return NO_CREDENTIALS
+        within = time_left() if time_left is not None else None
+        if time_left is not None and within is None:
+            return NOT_REACHED  # it could not end within the invocation
+        return client.send(payload, credentials, within)
+
+    outcome = send_once(dedupe, event_key(event), call, post)
+    if outcome.kind is Kind.DELIVERED:
+        return RetryResult(Fate.DELIVERED, message_id, attempt, None, outcome, user_id)
+    if outcome.kind is Kind.DUPLICATE:
+        return RetryResult(Fate.DUPLICATE, message_id, attempt, outcome.reason, outcome, user_id)
+    if outcome.kind is Kind.PERMANENT:
+        return dead_letter(outcome.reason, outcome)
+    if settings.max_receive_count and receive_count >= settings.max_receive_count:
+        return dead_letter(f"gave up after {attempt} attempts: {outcome.reason}", outcome)
+    if outcome is NOT_REACHED:  # not a Richpanel failure: back at once
+        delay = 0
+    else:
+        delay = retry_delay(
+            receive_count,
+            base=settings.backoff_base,
+            cap=settings.backoff_cap,
+            retry_after=outcome.retry_after,
+            rng=rng,
+        )
+    parking.postpone(receipt_handle, delay)
+    raise RetryLater(outcome.reason, delay, attempt, outcome)
+
+
+class RetryBatch:
+    """One invocation of the retry function: its end, its credentials and its tallies."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        self.ends_at = time.monotonic() + remaining_ms / 1000
+        self.tally: Counter[str] = Counter()  # fates, for metrics
+        self.calls: list[tuple[str, float]] = []  # Richpanel calls: (status class, ms)
+        self._lock = threading.Lock()
+        try:
+            self.credentials: RichpanelCredentials | None = runtime.richpanel_credentials()
+        except SecretError as exc:
+            logger.error("Richpanel credentials unavailable", extra={"reason": str(exc)})
+            self.credentials = None
+
+    def time_left(self) -> float | None:
+        """Seconds a send may take now, or None if one cannot end within the invocation."""
+        left = self.ends_at - AFTER_SEND_SECONDS - time.monotonic()
+        return left if left >= MIN_SEND_SECONDS else None
+
+    def retry(
+        self, body: str, receipt_handle: str, receive_count: int, keys: dict[str, Any]
+    ) -> None:
+        """One queued message; raises RetryLater (a batch item failure) to keep it queued."""
+        try:
+            done = retry_once(
+                body,
+                receipt_handle,
+                receive_count,
+                client=runtime.richpanel(),
+                parking=runtime.parking(),
+                settings=runtime.settings(),
+                credentials=self.credentials,
+                dedupe=runtime.dedupe(),
+                time_left=self.time_left,
+            )
+        except RetryLater as exc:
+            self._count(exc.outcome, Fate.QUEUED)
+            latency = exc.outcome.latency_ms if exc.outcome else None
+            logger.warning(
+                "retry later",
+                extra={
+                    **keys,
+                    "attempt": exc.attempt,
+                    "reason": exc.reason,
+                    "delaySeconds": exc.delay,
+                    "latencyMs": latency,
+                },
+            )
+            raise
+        self._count(done.outcome, done.fate)
+        outcome = done.outcome
+        logger.info(
+            "event outcome",
+            extra={
+                **keys,
+                "messageId": done.message_id,
+                "userId": done.user_id,
+                "attempt": done.attempt,
+                "outcome": done.fate.value,
+                "reason": done.reason,
+                "richpanelStatus": done.status,
+                "latencyMs": outcome.latency_ms if outcome else None,
+                "recordFailed": outcome.record_failed if outcome else None,
+            },
+        )
+
+    def _count(self, outcome: Outcome | None, fate: Fate) -> None:
+        with self._lock:
+            self.tally[fate.value] += 1
+            if outcome is not None and outcome.record_failed:
+                self.tally["record_failed"] += 1
+            if outcome is not None and outcome.latency_ms is not None:
+                self.calls.append((outcome.status_class, outcome.latency_ms))
+
+    def publish(self) -> None:
+        """This batch's metrics."""
+        record_retries(self.tally, self.calls)

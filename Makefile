@@ -35,7 +35,7 @@ run: venv
 
 # Includes tests/packaging: the `sam build` artifact's handlers, run as Lambda would.
 test: lint node-deps build lambda-runtime
-	$(ARTIFACT_ENV) $(BIN)/python -m pytest
+	$(ARTIFACT_ENV) $(BIN)/python -m pytest --durations=15
 
 # One identify and one track for the synthetic customer richpanel-destination-smoke-test;
 # the write key from the stack's inbound secret, or SMOKE_WRITE_KEY. Skipped without STACK.

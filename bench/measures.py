@@ -146,7 +146,7 @@ def memory(kind: str) -> dict[str, Any]:
         workload.FakeContext(),
     )
     after_init = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    from richpanel_destination.inbound.limits import TRACKING_API, WEBHOOK
+    from richpanel_destination.limits import TRACKING_API, WEBHOOK
 
     def small(i: int, pad: int) -> dict[str, Any]:
         return {

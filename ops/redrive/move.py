@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from richpanel_destination.delivery.park import BATCH_ENTRIES, chunks
+from richpanel_destination.delivery.park import chunks
+from richpanel_destination.limits import SQS_BATCH_ENTRIES as BATCH_ENTRIES
 
 from .selection import (
     FAILED,

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from richpanel_destination.limits import reason
+
 SQSClient = Any  # a boto3 SQS client (no stubs shipped)
 
 DEFAULT_RATE = 50
@@ -49,7 +51,7 @@ def start_move_task(sqs: SQSClient, source_arn: str, destination_arn: str, rate:
         )
     except Exception as exc:
         if _unavailable(exc):
-            raise MoveTaskUnavailable(f"{type(exc).__name__}: {exc}"[:200]) from exc
+            raise MoveTaskUnavailable(reason(f"{type(exc).__name__}: {exc}")) from exc
         raise
     return str(answer["TaskHandle"])
 

@@ -17,7 +17,7 @@ import requests
 from local.run import LocalStack
 from local.template import Template
 from richpanel_destination import runtime
-from richpanel_destination.inbound.limits import TRACKING_API, WEBHOOK
+from richpanel_destination.limits import TRACKING_API, WEBHOOK
 
 from .golden_cases import SENDER_AUTHORIZATION
 

@@ -16,7 +16,7 @@ WEB_ACL_ARN = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/edge/0a1b2c3
 CIDRS = "192.0.2.0/24,198.51.100.7/32"
 STAGE_ARN = "arn:aws:apigateway:us-east-1::/restapis/<IngestApi>/stages/<IngestApiStage>"
 WAF_TYPES = ("AWS::WAFv2::WebACL", "AWS::WAFv2::WebACLAssociation")
-# The ingest code's limits (richpanel_destination.inbound.limits) and the Content-Length from
+# The ingest code's limits (richpanel_destination.limits) and the Content-Length from
 # which the created web ACL answers 413, per route.
 MAX_REQUEST_BYTES = 500 * 1024
 WAF_BLOCKS_FROM = 600_000

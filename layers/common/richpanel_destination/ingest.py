@@ -19,9 +19,9 @@ from .delivery.deliver import Delivery, Pending
 from .delivery.results import EventResult, Fate
 from .inbound.auth import Unauthorized, authenticate
 from .inbound.decode import BadRequest
-from .inbound.limits import LimitExceeded
 from .inbound.request import WEBHOOK, read_body, unpack
 from .inbound.validate import validate_event
+from .limits import LimitExceeded
 from .mapping.routing import skip_reason
 from .mapping.transform import MappingError, to_richpanel
 from .observability.metrics import record_ingest

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from .limits import MAX_RICHPANEL_BATCH
+
 Signing = Literal["none", "md5", "sha256"]
 SIGNINGS: tuple[Signing, ...] = ("none", "md5", "sha256")
-MAX_BATCH_SIZE = 50  # Magento's chunk size for /bt
 
 
 class SettingsError(ValueError):
@@ -44,8 +45,8 @@ def _batch_size(env: Mapping[str, str]) -> int:
         size = int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
-    if not 0 <= size <= MAX_BATCH_SIZE:
-        raise SettingsError(f"{name} must be from 0 to {MAX_BATCH_SIZE}, got {size}")
+    if not 0 <= size <= MAX_RICHPANEL_BATCH:
+        raise SettingsError(f"{name} must be from 0 to {MAX_RICHPANEL_BATCH}, got {size}")
     return size
 
 

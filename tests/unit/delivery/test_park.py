@@ -2,7 +2,6 @@ import json
 import re
 
 from richpanel_destination.delivery.park import (
-    BATCH_BYTES,
     Parcel,
     Parking,
     chunks,
@@ -10,6 +9,7 @@ from richpanel_destination.delivery.park import (
     parcel_size,
     retry_parcel,
 )
+from richpanel_destination.limits import SQS_BATCH_BYTES
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
 from richpanel_destination.settings import Settings
 
@@ -25,7 +25,7 @@ def test_groups_of_ten() -> None:
 
 
 def test_groups_stay_under_the_batch_byte_limit() -> None:
-    big = BATCH_BYTES // 3 + 1  # two fit in a batch, three do not
+    big = SQS_BATCH_BYTES // 3 + 1  # two fit in a batch, three do not
     groups = list(chunks([parcel(i, big) for i in range(7)], parcel_size))
     assert [len(g) for g in groups] == [2, 2, 2, 1]
 

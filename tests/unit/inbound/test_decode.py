@@ -17,7 +17,7 @@ from richpanel_destination.inbound.decode import (
     single_event,
     webhook_events,
 )
-from richpanel_destination.inbound.limits import LimitExceeded
+from richpanel_destination.limits import LimitExceeded
 
 BODY = json.dumps({"a": 1})
 

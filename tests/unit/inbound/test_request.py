@@ -5,8 +5,8 @@ import json
 import pytest
 
 from richpanel_destination.inbound.decode import BadRequest, UnsupportedMediaType
-from richpanel_destination.inbound.limits import LimitExceeded
 from richpanel_destination.inbound.request import ROUTES, header, read_body, read_request
+from richpanel_destination.limits import LimitExceeded
 
 TRACK = {"userId": "u", "event": "E"}
 
@@ -165,7 +165,7 @@ def test_the_webhook_route_takes_batches_the_tracking_api_refuses() -> None:
 
 
 def test_the_webhook_route_refuses_a_body_over_its_size_limit() -> None:
-    from richpanel_destination.inbound.limits import WEBHOOK
+    from richpanel_destination.limits import WEBHOOK
 
     pad = "x" * (30_000 - len(json.dumps({**TRACK, "type": "track", "p": ""})) - 5)
     item = {**TRACK, "type": "track", "p": pad}

@@ -1,6 +1,7 @@
 import json
 
-from richpanel_destination.observability.redact import PAYLOAD_LIMIT, Redactor, digest
+from richpanel_destination.limits import PREVIEW_CHARS
+from richpanel_destination.observability.redact import Redactor, digest
 
 EVENT = {
     "type": "identify",
@@ -188,6 +189,6 @@ def test_a_long_preview_is_cut_to_valid_json() -> None:
     for redactor in (Redactor(), Redactor(personal_in_clear=True)):
         text = redactor.serializer({"payload": redactor.payload(event)})
         preview = json.loads(json.loads(text)["payload"])
-        assert len(json.loads(text)["payload"]) <= PAYLOAD_LIMIT
+        assert len(json.loads(text)["payload"]) <= PREVIEW_CHARS
         assert preview["type"] == "track"
         assert preview["properties"] == "<object 300 keys>"

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from ..limits import reason
 from ..richpanel.outcomes import Kind, Outcome
 
 KEY_PREFIX = "richpanel-delivery"
@@ -74,7 +75,7 @@ def _client() -> Any:
 
 def _unavailable(exc: BaseException) -> Outcome:
     """The outcome of an event whose record the store cannot claim: retry later."""
-    return Outcome(Kind.RETRYABLE, f"idempotency store: {type(exc).__name__}: {exc}"[:300])
+    return Outcome(Kind.RETRYABLE, reason(f"idempotency store: {type(exc).__name__}: {exc}"))
 
 
 class Deduplicator:
@@ -192,5 +193,5 @@ class Deduplicator:
                 problem = exc
                 if attempt + 1 < SAVE_ATTEMPTS:
                     time.sleep(SAVE_PAUSE_SECONDS)
-        note = f"delivery record not saved: {type(problem).__name__}: {problem}"[:300]
+        note = reason(f"delivery record not saved: {type(problem).__name__}: {problem}")
         return replace(answer, record_failed=note)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from ..limits import ATTRIBUTE_CHARS, SQS_BATCH_BYTES, SQS_BATCH_ENTRIES, reason
 from ..richpanel.outcomes import Outcome
 from ..settings import Settings
 from .backoff import MAX_DELAY_SECONDS
@@ -20,9 +21,6 @@ T = TypeVar("T")
 SQSClient = Any  # a boto3 SQS client (no stubs shipped)
 
 ENVELOPE_VERSION = 1
-REASON_LIMIT = 256
-BATCH_ENTRIES = 10  # SendMessageBatch's limit
-BATCH_BYTES = 256 * 1024  # SendMessageBatch's total payload limit
 PARK_CONCURRENCY = 16  # SendMessageBatch calls in flight at once (and boto3's pool size)
 PARK_CALL_SECONDS = 0.05  # time reserved per SendMessageBatch call (10-20 ms typical on AWS)
 PARK_FLOOR_SECONDS = 0.3  # reserved however little there is to park
@@ -59,7 +57,7 @@ def envelope(event: dict[str, Any], attempt: int, reason: str) -> str:
             "v": ENVELOPE_VERSION,
             "event": event,
             "attempt": attempt,
-            "reason": reason[:REASON_LIMIT],
+            "reason": reason[:ATTRIBUTE_CHARS],
             "parkedAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
         },
         separators=(",", ":"),
@@ -80,7 +78,7 @@ def _attributes(**values: str | int | float | None) -> dict[str, dict[str, str]]
         if value is None or value == "":
             continue
         kind = "Number" if isinstance(value, int | float) else "String"
-        text = for_sqs(str(value)[:REASON_LIMIT])
+        text = for_sqs(str(value)[:ATTRIBUTE_CHARS])
         out[name] = {"DataType": kind, "StringValue": text}
     return out
 
@@ -131,7 +129,7 @@ def dead_letter_parcel(
 
 def park_seconds(count: int, call_seconds: float = PARK_CALL_SECONDS) -> float:
     """Time to reserve for parking ``count`` events: their calls, PARK_CONCURRENCY at a time."""
-    calls = math.ceil(max(0, count) / BATCH_ENTRIES)
+    calls = math.ceil(max(0, count) / SQS_BATCH_ENTRIES)
     return PARK_FLOOR_SECONDS + math.ceil(calls / PARK_CONCURRENCY) * call_seconds
 
 
@@ -148,7 +146,7 @@ def chunks(items: list[T], size_of: Callable[[T], int]) -> Iterator[list[T]]:
     size = 0
     for item in items:
         item_size = size_of(item)
-        if group and (len(group) == BATCH_ENTRIES or size + item_size > BATCH_BYTES):
+        if group and (len(group) == SQS_BATCH_ENTRIES or size + item_size > SQS_BATCH_BYTES):
             yield group
             group, size = [], 0
         group.append(item)
@@ -227,10 +225,10 @@ class Parking:
         try:
             answer = self.sqs.send_message_batch(QueueUrl=url, Entries=entries)
         except Exception as exc:  # botocore raises many unrelated types; all mean "not parked"
-            reason = f"SQS send failed: {type(exc).__name__}: {exc}"[:300]
-            return {p.key: reason for p in group}
+            why = reason(f"SQS send failed: {type(exc).__name__}: {exc}")
+            return {p.key: why for p in group}
         return {
-            int(f["Id"]): f"SQS refused: {f.get('Code')}: {f.get('Message', '')}"[:300]
+            int(f["Id"]): reason(f"SQS refused: {f.get('Code')}: {f.get('Message', '')}")
             for f in answer.get("Failed", [])
         }
 

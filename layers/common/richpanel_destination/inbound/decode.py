@@ -11,20 +11,17 @@ import sys
 import zlib
 from typing import Any
 
+from ..limits import MAX_DEPTH, SHOWN_CHARS, SMALL_BODY_BYTES, TRACKING_API, LimitExceeded, Limits
 from ..observability.redact import is_field_name
-from .limits import TRACKING_API, LimitExceeded, Limits
 
 # Top-level batch keys that apply to every item unless the item sets its own.
 BATCH_SHARED_KEYS = ("context", "integrations")
 # Deepest accepted nesting of arrays and objects (a Segment event needs about 6). Deeper
 # bodies are refused before validation, mapping or json.dumps can recurse into trouble.
-MAX_DEPTH = 64
 TOO_DEEP = f"Request body is nested too deeply; the limit is {MAX_DEPTH} levels"
 NOT_JSON = "Request body is not valid JSON: "
-SMALL_BODY_BYTES = 32 * 1024  # up to one event: count brackets before walking the parsed body
 # Media types whose body is read as JSON: analytics.js sends text/plain; no header is fine too.
 JSON_MEDIA_TYPES = frozenset({"", "application/json", "text/plain"})
-SHOWN_CHARS = 100  # the most of a header's value echoed back in a message
 # Messages never echo a value from the body that may be personal: a key or type is named
 # only if it reads as a field name, a number only if it has at most SHOWN_DIGITS digits
 # (no phone number or account number); anything else by its JSON pointer and place.

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import limits
 from ..calls import ROUTED_TYPES
-from . import decode, limits
+from . import decode
 
 BATCH = "batch"
 WEBHOOK = "webhook"

@@ -17,7 +17,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-PAYLOAD_LIMIT = 1_000
+from ..limits import PREVIEW_CHARS, SHOWN_CHARS
+
 PERSONAL_KEYS = frozenset(
     k.lower()
     for k in (
@@ -38,8 +39,7 @@ FIELD_NAME = re.compile(r"[a-z_$][A-Za-z0-9_$]{0,39}")
 ID_FIELDS = frozenset({"messageId", "userId", "anonymousId", "previousId", "groupId"})
 TIME_FIELDS = frozenset({"timestamp", "originalTimestamp", "sentAt", "receivedAt"})
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[0-9Tt:.,+Zz -]{0,30}")
-SHOWN_CHARS = 100  # the most of a kept string a preview shows
-# Depths tried in turn until a preview fits PAYLOAD_LIMIT (decode refuses deeper than 64).
+# Depths tried in turn until a preview fits PREVIEW_CHARS (decode refuses deeper than 64).
 PREVIEW_DEPTHS = (64, 3, 1, 0)
 
 
@@ -115,7 +115,7 @@ class Redactor:
         return value
 
     def payload(self, event: Any) -> Preview:
-        """A rejected event as valid JSON of at most PAYLOAD_LIMIT characters, for its log line.
+        """A rejected event as valid JSON of at most PREVIEW_CHARS characters, for its log line.
 
         Its shape only (keys, types, string lengths: ``"<string 14>"``); in clear are only
         keys that read as field names (others are ``"<key N>"``, N its place) and the
@@ -126,7 +126,7 @@ class Redactor:
             text = json.dumps(self._shape(event, depth, top=True), ensure_ascii=False, default=str)
             for secret in self.known:
                 text = text.replace(secret, "[redacted]")
-            if len(text) <= PAYLOAD_LIMIT:
+            if len(text) <= PREVIEW_CHARS:
                 break
         return Preview(text)
 

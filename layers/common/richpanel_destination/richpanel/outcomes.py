@@ -10,6 +10,7 @@ from enum import StrEnum
 from time import time
 from typing import Any
 
+from ..limits import reason
 from ..observability.redact import digest
 
 RETRYABLE_STATUSES = frozenset({408, 429})
@@ -105,4 +106,4 @@ def from_response(status: int, headers: Mapping[str, str], body: str = "") -> Ou
 
 def from_exception(exc: BaseException) -> Outcome:
     """Outcome of a transport failure (timeouts and connection errors are retryable)."""
-    return Outcome(Kind.RETRYABLE, f"{type(exc).__name__}: {exc}"[:300])
+    return Outcome(Kind.RETRYABLE, reason(f"{type(exc).__name__}: {exc}"))

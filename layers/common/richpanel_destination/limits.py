@@ -1,4 +1,6 @@
-"""Request limits per route, enforced before any event is processed (docs/delivery.md#limits).
+"""Every size and truncation limit, in one place (docs/delivery.md#limits).
+
+Requests: per route, enforced before any event is processed.
 
 The HTTP Tracking API routes keep Segment's Tracking API limits. The webhook route takes what
 Segment's webhook destinations send: Webhooks (Actions) batches of up to 4,000 events, in one
@@ -75,3 +77,28 @@ TRACKING_API = Limits("the Tracking API routes", request_bytes=500 * KB, batch_e
 # Segment Webhooks (Actions): batch size up to 4,000; the body up to the Lambda ceiling above.
 WEBHOOK = Limits("the webhook route", request_bytes=4 * MB + 256 * KB, batch_events=4_000)
 LARGEST_REQUEST_BYTES = max(TRACKING_API.request_bytes, WEBHOOK.request_bytes)
+
+
+# Bodies: how deep JSON may nest (a Segment event needs about 6), and up to what size a body
+# is small enough to count brackets instead of walking the parsed value.
+MAX_DEPTH = 64
+SMALL_BODY_BYTES = 32 * KB
+
+# Texts: what is kept of a reason (an outcome's, an SQS error's), of an SQS attribute or the
+# envelope's reason, of a value echoed in a message or kept in a preview, and of a preview.
+REASON_CHARS = 300
+ATTRIBUTE_CHARS = 256
+SHOWN_CHARS = 100
+PREVIEW_CHARS = 1_000
+
+# SQS: SendMessageBatch takes 10 entries and 256 KB at most.
+SQS_BATCH_ENTRIES = 10
+SQS_BATCH_BYTES = 256 * KB
+
+# Richpanel: the most calls in one /bt request (Magento's chunk size).
+MAX_RICHPANEL_BATCH = 50
+
+
+def reason(text: str) -> str:
+    """A reason text as it is kept: at most REASON_CHARS characters."""
+    return text[:REASON_CHARS]

@@ -1,6 +1,6 @@
 import pytest
 
-from richpanel_destination.inbound.limits import (
+from richpanel_destination.limits import (
     API_GATEWAY_PAYLOAD_BYTES,
     LAMBDA_PAYLOAD_BYTES,
     TRACKING_API,

@@ -139,7 +139,7 @@ def batch(
 
 
 def memory(kind: str) -> dict[str, Any]:
-    richpanel, _parking = workload.install_stubs()
+    richpanel, _queues = workload.install_stubs()
     ingest = workload.load_handler("ingest")
     ingest(
         workload.proxy_event("/v1/track", json.dumps(workload.body_of("track"))),
@@ -202,7 +202,7 @@ def memory(kind: str) -> dict[str, Any]:
 
 def drain(messages: int, table: bool) -> dict[str, Any]:
     from local.run import LocalStack
-    from richpanel_destination.delivery.park import envelope
+    from richpanel_destination.delivery.queues import envelope
 
     class Deferred(LocalStack):  # fill the queue first, then start the poller
         def _start_pollers(self, context: Any) -> None:

@@ -139,12 +139,12 @@ class StubRichpanel:
         return Outcome(Kind.DELIVERED, "stub answered 200", 200, latency_ms=0.0)
 
 
-class StubParking:
+class StubQueues:
     def __init__(self) -> None:
         self.parked = 0
 
-    def park_many(self, parcels: list[Any]) -> dict[int, str]:
-        self.parked += len(parcels)
+    def send_many(self, messages: list[Any]) -> dict[int, str]:
+        self.parked += len(messages)
         return {}
 
     def postpone(self, receipt_handle: str, seconds: int) -> None:
@@ -157,22 +157,22 @@ class StubParking:
         self.parked += 1
 
 
-def install_stubs() -> tuple[StubRichpanel, StubParking]:
-    """Replace the runtime's Richpanel client, parking and dedupe (as tests/fuzz does)."""
+def install_stubs() -> tuple[StubRichpanel, StubQueues]:
+    """Replace the runtime's Richpanel client, queues and dedupe (as tests/fuzz does)."""
     import os
 
     os.environ.update(STUB_ENVIRONMENT)
     from richpanel_destination import runtime
 
     runtime.reset()
-    richpanel, parking = StubRichpanel(), StubParking()
+    richpanel, queues = StubRichpanel(), StubQueues()
     runtime.richpanel = functools.cache(lambda: richpanel)  # type: ignore[assignment]
-    runtime.parking = functools.cache(lambda: parking)  # type: ignore[assignment]
+    runtime.queues = functools.cache(lambda: queues)  # type: ignore[assignment]
     runtime.dedupe = functools.cache(lambda: None)  # type: ignore[assignment]
     from richpanel_destination.secrets import RichpanelCredentials
 
     runtime.richpanel_credentials = lambda: RichpanelCredentials("k", "s")  # type: ignore[assignment]
-    return richpanel, parking
+    return richpanel, queues
 
 
 def load_handler(function: str) -> Any:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from richpanel_destination.delivery.park import chunks
+from richpanel_destination.delivery.queues import chunks
 from richpanel_destination.limits import SQS_BATCH_ENTRIES as BATCH_ENTRIES
 
 from .selection import (
@@ -31,9 +31,9 @@ Message = dict[str, Any]
 
 DEFAULT_HOLD_SECONDS = 300
 MAX_HOLD_SECONDS = 43200  # SQS's visibility timeout limit
-# SQS's message attribute limit. Ours: a retry parcel has at most 6 (messageId, type, attempt,
-# reason, retryAfter, richpanelStatus), a DLQ parcel 4 (messageId, attempt, reason,
-# richpanelStatus); ``redriven`` makes 7 (tests/unit/delivery/test_park.py counts them).
+# SQS's message attribute limit. Ours: a retry message has at most 6 (messageId, type, attempt,
+# reason, retryAfter, richpanelStatus), a DLQ message 4 (messageId, attempt, reason,
+# richpanelStatus); ``redriven`` makes 7 (tests/unit/delivery/test_queues.py counts them).
 MAX_ATTRIBUTES = 10
 
 

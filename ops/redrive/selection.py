@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# The numeric attribute park.py gives a parked message (retry_parcel, dead_letter_parcel).
+# The numeric attribute delivery/queues.py gives a queued message (retry/dead_letter_message).
 STATUS_ATTRIBUTE = "richpanelStatus"
 # Messages parked before that attribute existed (a DLQ keeps them 14 days) name it only here.
 STATUS = re.compile(r"Richpanel answered (\d{3})(?!\d)")

@@ -1,7 +1,7 @@
 """Fuzzing the ingest handler in-process: stub Richpanel and SQS, Hypothesis profiles, a tally.
 
 - `ingest` (module): functions/ingest/app.py loaded from its file with the environment below,
-  the runtime's Richpanel client, parking and dedupe replaced by the stubs here; `ingest.post`
+  the runtime's Richpanel client, queues and dedupe replaced by the stubs here; `ingest.post`
   sends one API Gateway REST proxy event through `lambda_handler` and returns the answer.
 - Profiles: FUZZ_PROFILE=default (used by `make test`: few, derandomized examples) or
   FUZZ_PROFILE=long (`make fuzz`: >= 10,000 cases in all, random).
@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from richpanel_destination import runtime
-from richpanel_destination.delivery.park import Parcel
+from richpanel_destination.delivery.queues import QueueMessage
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
 from richpanel_destination.secrets import RichpanelCredentials
 
@@ -141,16 +141,16 @@ class StubRichpanel:
         return Outcome(kind, f"stub Richpanel answered {status}", status)
 
 
-class StubParking:
-    """Parks everything it is given (never fails) and records the parcels."""
+class StubQueues:
+    """Parks everything it is given (never fails) and records the messages."""
 
     def __init__(self) -> None:
-        self.parcels: list[Parcel] = []
+        self.messages: list[QueueMessage] = []
 
-    def park_many(self, parcels: list[Parcel]) -> dict[int, str]:
-        for parcel in parcels:
-            parcel.body.encode("utf-8")  # what SQS needs: a body that is valid UTF-8
-        self.parcels.extend(parcels)
+    def send_many(self, messages: list[QueueMessage]) -> dict[int, str]:
+        for message in messages:
+            message.body.encode("utf-8")  # what SQS needs: a body that is valid UTF-8
+        self.messages.extend(messages)
         return {}
 
 
@@ -223,22 +223,22 @@ class Answer:
     headers: dict[str, str]
     crashed: BaseException | None
     sent: list[tuple[dict[str, Any], Kind]]
-    parcels: list[Parcel]
+    messages: list[QueueMessage]
     seed: int
 
 
 class Ingest:
     """The ingest Lambda handler, in this process, in front of the stubs."""
 
-    def __init__(self, handler: Any, richpanel: StubRichpanel, parking: StubParking) -> None:
+    def __init__(self, handler: Any, richpanel: StubRichpanel, queues: StubQueues) -> None:
         self.handler = handler
         self.richpanel = richpanel
-        self.parking = parking
+        self.queues = queues
 
     def invoke(self, event: dict[str, Any], seed: int = 0) -> Answer:
         self.richpanel.seed = seed
         self.richpanel.sent = []
-        self.parking.parcels = []
+        self.queues.messages = []
         crashed: BaseException | None = None
         try:
             result = self.handler(event, FakeContext())
@@ -260,7 +260,7 @@ class Ingest:
             headers,
             crashed,
             list(self.richpanel.sent),
-            list(self.parking.parcels),
+            list(self.queues.messages),
             seed,
         )
 
@@ -304,19 +304,19 @@ def load_ingest_handler() -> Any:
 @pytest.fixture(scope="module")
 def ingest() -> Iterator[Ingest]:
     """The handler with the stubs; the environment and runtime are restored after the module."""
-    richpanel, parking = StubRichpanel(), StubParking()
+    richpanel, queues = StubRichpanel(), StubQueues()
     with pytest.MonkeyPatch.context() as patch:
         for name, value in ENVIRONMENT.items():
             patch.setenv(name, value)
         runtime.reset()
         # functools.cache wrappers: runtime.reset() calls cache_clear() on each factory
         patch.setattr(runtime, "richpanel", functools.cache(lambda: richpanel))
-        patch.setattr(runtime, "parking", functools.cache(lambda: parking))
+        patch.setattr(runtime, "queues", functools.cache(lambda: queues))
         patch.setattr(runtime, "dedupe", functools.cache(lambda: None))
         patch.setattr(runtime, "richpanel_credentials", lambda: RichpanelCredentials("k", "s"))
         handler = load_ingest_handler()
         try:
-            yield Ingest(handler, richpanel, parking)
+            yield Ingest(handler, richpanel, queues)
         finally:
             delivery = runtime.delivery()
             delivery._pool.shutdown(wait=True)

@@ -272,7 +272,7 @@ def check_answer(answer: Answer) -> None:
     if isinstance(answer.body, dict) and "results" in answer.body:
         check_results(answer)
     else:
-        assert not answer.sent and not answer.parcels, "calls made but not reported"
+        assert not answer.sent and not answer.messages, "calls made but not reported"
 
 
 def check_results(answer: Answer) -> None:
@@ -283,7 +283,7 @@ def check_results(answer: Answer) -> None:
     assert counts["failed"] == 0  # SQS (the stub) always takes what it is given
     # every call the stub saw is reported, each exactly once, and no report is invented
     assert len(answer.sent) == sum(counts[o] for o in SENT)
-    parked = Counter(p.dead_letter for p in answer.parcels)
+    parked = Counter(p.dead_letter for p in answer.messages)
     assert parked[False] == counts["queued"] and parked[True] == counts["dead_lettered"]
     answered = Counter(FATE_OF[kind] for _, kind in answer.sent)
     assert answered == Counter({o: counts[o] for o in SENT if counts[o]})

@@ -7,7 +7,7 @@ proxy event the local API would build (text, or base64 for gzip and bytes that a
 UTF-8), and handed to ``lambda_handler``. The handler's Richpanel client is the real one, its
 HTTP answered by ``responses`` with the sandbox's own rules (local.sandbox.evaluate_ingest:
 appClientId, signature, uid), so the calls compared are those decoded from the wire, exactly
-as over HTTP. The environment is the template's, the write key the local one; parking is the
+as over HTTP. The environment is the template's, the write key the local one; queues is the
 fuzz harness's stub (nothing here may park) and idempotency is off (no table in-process).
 """
 
@@ -40,7 +40,7 @@ from tests.functions.golden_cases import (
     load,
     unstamped,
 )
-from tests.fuzz.conftest import FakeContext, StubParking, load_ingest_handler, proxy_event
+from tests.fuzz.conftest import FakeContext, StubQueues, load_ingest_handler, proxy_event
 
 IN_PROCESS = cases_in(MAPPING, HANDLER)
 RICHPANEL_URL = "https://richpanel.golden.invalid/v2"
@@ -99,10 +99,10 @@ class WireRichpanel:
 
 @pytest.fixture(scope="module")
 def handler() -> Iterator[Any]:
-    """lambda_handler with the template's environment, the local credentials, stub parking."""
+    """lambda_handler with the template's environment, the local credentials, stub queues."""
     rp = RichpanelCredentials(LOCAL_RICHPANEL["apiKey"], LOCAL_RICHPANEL["apiSecret"])
     inbound = InboundCredentials((LOCAL_WRITE_KEY,), (LOCAL_WEBHOOK_SECRET,))
-    parking = StubParking()
+    queues = StubQueues()
     with pytest.MonkeyPatch.context() as patch:
         for name, value in template_environment().items():
             patch.setenv(name, value)
@@ -110,7 +110,7 @@ def handler() -> Iterator[Any]:
         # functools.cache wrappers: runtime.reset() calls cache_clear() on each factory
         patch.setattr(runtime, "richpanel_credentials", functools.cache(lambda: rp))
         patch.setattr(runtime, "inbound_credentials", functools.cache(lambda: inbound))
-        patch.setattr(runtime, "parking", functools.cache(lambda: parking))
+        patch.setattr(runtime, "queues", functools.cache(lambda: queues))
         try:
             yield load_ingest_handler()
         finally:
@@ -198,9 +198,9 @@ def test_unreadable_richpanel_credentials_send_nothing_and_queue_the_event(
     def unreadable() -> RichpanelCredentials:
         raise SecretError("cannot read secret arn:x: ResourceNotFoundException")
 
-    parking = runtime.parking()
-    assert isinstance(parking, StubParking)
-    parking.parcels = []
+    queues = runtime.queues()
+    assert isinstance(queues, StubQueues)
+    queues.messages = []
     case = load(next(p for p in IN_PROCESS if p.stem == "track_basic"))
     raw, headers = encode(case["request"])
     richpanel = WireRichpanel()
@@ -216,5 +216,5 @@ def test_unreadable_richpanel_credentials_send_nothing_and_queue_the_event(
     assert answer["summary"]["queued"] == 1, answer
     assert [r["outcome"] for r in answer["results"]] == ["queued"]
     assert richpanel.records == []
-    assert len(parking.parcels) == 1
-    assert "Richpanel credentials unavailable" in parking.parcels[0].body
+    assert len(queues.messages) == 1
+    assert "Richpanel credentials unavailable" in queues.messages[0].body

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from richpanel_destination import retry, runtime
-from richpanel_destination.delivery.park import envelope
+from richpanel_destination.delivery.queues import envelope
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
 from richpanel_destination.secrets import RichpanelCredentials
 from richpanel_destination.settings import Settings
@@ -70,7 +70,7 @@ class SlowRichpanel:
         return OK
 
 
-class Parking:
+class Queues:
     def __init__(self) -> None:
         self.dead: list[str] = []
         self.postponed: list[tuple[str, int]] = []
@@ -109,9 +109,9 @@ def retry_app(monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_a_batch_of_slow_sends_ends_within_the_invocation(
     retry_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    richpanel, parking = SlowRichpanel(delay=2.0), Parking()
+    richpanel, queues = SlowRichpanel(delay=2.0), Queues()
     monkeypatch.setattr(runtime, "richpanel", lambda: richpanel)
-    monkeypatch.setattr(runtime, "parking", lambda: parking)
+    monkeypatch.setattr(runtime, "queues", lambda: queues)
     monkeypatch.setattr(runtime, "settings", lambda: Settings(max_receive_count=8))
     monkeypatch.setattr(runtime, "dedupe", lambda: None)
     started = time.monotonic()
@@ -126,9 +126,9 @@ def test_a_batch_of_slow_sends_ends_within_the_invocation(
 def test_records_that_cannot_be_sent_in_time_go_back_at_once_without_a_false_reason(
     retry_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    richpanel, parking = SlowRichpanel(delay=0.0), Parking()
+    richpanel, queues = SlowRichpanel(delay=0.0), Queues()
     monkeypatch.setattr(runtime, "richpanel", lambda: richpanel)
-    monkeypatch.setattr(runtime, "parking", lambda: parking)
+    monkeypatch.setattr(runtime, "queues", lambda: queues)
     monkeypatch.setattr(runtime, "settings", lambda: Settings(max_receive_count=8))
     monkeypatch.setattr(runtime, "dedupe", lambda: None)
     answer = retry_app.lambda_handler(sqs_event(3), Context(seconds=1.0))  # too little left
@@ -138,20 +138,20 @@ def test_records_that_cannot_be_sent_in_time_go_back_at_once_without_a_false_rea
         "sqs-2",
     ]
     assert richpanel.given == []  # nothing was sent
-    assert sorted(parking.postponed) == [("rh-0", 0), ("rh-1", 0), ("rh-2", 0)]
-    assert parking.dead == []
+    assert sorted(queues.postponed) == [("rh-0", 0), ("rh-1", 0), ("rh-2", 0)]
+    assert queues.dead == []
 
 
 def test_on_its_last_receive_a_record_not_sent_in_time_is_dead_lettered_with_its_reason(
     retry_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    richpanel, parking = SlowRichpanel(delay=0.0), Parking()
+    richpanel, queues = SlowRichpanel(delay=0.0), Queues()
     monkeypatch.setattr(runtime, "richpanel", lambda: richpanel)
-    monkeypatch.setattr(runtime, "parking", lambda: parking)
+    monkeypatch.setattr(runtime, "queues", lambda: queues)
     monkeypatch.setattr(runtime, "settings", lambda: Settings(max_receive_count=1))
     monkeypatch.setattr(runtime, "dedupe", lambda: None)
     answer = retry_app.lambda_handler(sqs_event(1), Context(seconds=1.0))
     assert answer == {"batchItemFailures": []}
-    assert parking.dead == [
+    assert queues.dead == [
         "gave up after 2 attempts: not sent: too little time left in this invocation"
     ]

@@ -71,3 +71,13 @@ def test_webhook_signature_max_age_defaults_to_a_day(raw: str | None, seconds: i
 def test_webhook_signature_max_age_must_be_whole_seconds(raw: str) -> None:
     with pytest.raises(SettingsError, match="WEBHOOK_SIGNATURE_MAX_AGE_SECONDS"):
         Settings.from_env({"WEBHOOK_SIGNATURE_MAX_AGE_SECONDS": raw})
+
+
+def test_order_fields_default_to_both_and_take_only_the_three_choices() -> None:
+    from richpanel_destination.settings import Settings, SettingsError
+
+    assert Settings.from_env({}).order_fields == "both"
+    for choice in ("documented", "plugin", "both"):
+        assert Settings.from_env({"RICHPANEL_ORDER_FIELDS": choice}).order_fields == choice
+    with pytest.raises(SettingsError, match="RICHPANEL_ORDER_FIELDS must be one of"):
+        Settings.from_env({"RICHPANEL_ORDER_FIELDS": "camel"})

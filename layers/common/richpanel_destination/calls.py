@@ -1,4 +1,4 @@
-"""The Segment call types, in one place (schemas, routes, routing and metrics use these)."""
+"""The Segment call types, in one place (schemas, routes, filtering and metrics use these)."""
 
 from __future__ import annotations
 

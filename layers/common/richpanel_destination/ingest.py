@@ -1,6 +1,6 @@
 """The ingest path, top to bottom: one API Gateway request in, one answer out.
 
-decode -> authenticate -> unpack -> validate -> route -> map -> send -> settle -> answer.
+decode -> authenticate -> unpack -> validate -> filter -> map -> send -> settle -> answer.
 The handler (functions/ingest/app.py) only translates API Gateway in and out.
 """
 
@@ -22,7 +22,7 @@ from .inbound.decode import BadRequest
 from .inbound.request import WEBHOOK, read_body, unpack
 from .inbound.validate import validate_event
 from .limits import LimitExceeded
-from .mapping.routing import skip_reason
+from .mapping.filtering import skip_reason
 from .mapping.transform import MappingError, to_richpanel
 from .observability.metrics import record_ingest
 from .secrets import RichpanelCredentials, SecretError
@@ -91,7 +91,7 @@ def ingest(request: Request, started: float | None = None) -> Answer:
 def deliver_events(
     events: list[Any], delivery: Delivery, started: float | None = None, *, forwarded: bool = False
 ) -> list[EventResult]:
-    """Validate, route and map each event, send what is left, settle: a result per event."""
+    """Validate, filter and map each event, send what is left, settle: a result per event."""
     results: dict[int, EventResult] = {}
     pending: list[Pending] = []
     for index, event in enumerate(events):
@@ -106,17 +106,19 @@ def deliver_events(
 
 
 def prepare(index: int, event: Any, *, forwarded: bool = False) -> EventResult | Pending:
-    """Validate, route and map one event: a final result (rejected, skipped) or a call to send."""
+    """Validate, filter and map one event: a final result (rejected, skipped) or a call to send."""
     problems = validate_event(event)
     if problems:
         errors = [p.as_dict() for p in problems]
         return EventResult.of(index, event, Fate.REJECTED, "invalid Segment call", errors=errors)
-    screens = runtime.settings().screens_as_page_views
-    skip = skip_reason(event, screens_as_page_views=screens, forwarded=forwarded)
+    settings = runtime.settings()
+    skip = skip_reason(
+        event, screens_as_page_views=settings.screens_as_page_views, forwarded=forwarded
+    )
     if skip:
         return EventResult.of(index, event, Fate.SKIPPED, skip)
     try:
-        call = to_richpanel(event)
+        call = to_richpanel(event, settings.order_fields)
     except MappingError as exc:
         errors = [{"path": exc.path, "message": str(exc)}]
         return EventResult.of(

@@ -21,7 +21,7 @@ from . import runtime
 from .delivery.backoff import retry_delay
 from .delivery.dedupe import Deduplicator, event_key
 from .delivery.deliver import MIN_SEND_SECONDS, send_once
-from .delivery.park import Parking, envelope
+from .delivery.queues import Queues, envelope
 from .delivery.results import Fate
 from .inbound.validate import validate_event
 from .mapping.transform import MappingError, to_richpanel
@@ -102,7 +102,7 @@ def retry_once(
     receive_count: int,
     *,
     client: RichpanelClient,
-    parking: Parking,
+    queues: Queues,
     settings: Settings,
     credentials: RichpanelCredentials | None,
     dedupe: Deduplicator | None = None,
@@ -119,12 +119,12 @@ def retry_once(
         event = read_envelope(body)
     except ValueError as exc:
         reason = f"poison message: {exc}"
-        parking.to_dead_letter(body, reason, attempt=attempt)
+        queues.to_dead_letter(body, reason, attempt=attempt)
         return RetryResult(Fate.DEAD_LETTERED, None, attempt, reason)
     message_id, user_id = _string(event, "messageId"), _string(event, "userId")
 
     def dead_letter(reason: str, outcome: Outcome | None = None) -> RetryResult:
-        parking.to_dead_letter(
+        queues.to_dead_letter(
             envelope(event, attempt, reason),
             reason,
             message_id=message_id,
@@ -134,7 +134,7 @@ def retry_once(
         return RetryResult(Fate.DEAD_LETTERED, message_id, attempt, reason, outcome, user_id)
 
     try:
-        call = to_richpanel(event)
+        call = to_richpanel(event, settings.order_fields)
     except MappingError as exc:  # e.g. a redriven event the mapping no longer accepts
         return dead_letter(f"{exc.path}: {exc}")
 
@@ -165,7 +165,7 @@ def retry_once(
             retry_after=outcome.retry_after,
             rng=rng,
         )
-    parking.postpone(receipt_handle, delay)
+    queues.postpone(receipt_handle, delay)
     raise RetryLater(outcome.reason, delay, attempt, outcome)
 
 
@@ -198,7 +198,7 @@ class RetryBatch:
                 receipt_handle,
                 receive_count,
                 client=runtime.richpanel(),
-                parking=runtime.parking(),
+                queues=runtime.queues(),
                 settings=runtime.settings(),
                 credentials=self.credentials,
                 dedupe=runtime.dedupe(),

@@ -8,7 +8,7 @@ from functools import cache
 from . import secrets
 from .delivery.dedupe import Deduplicator
 from .delivery.deliver import Delivery
-from .delivery.park import Parking
+from .delivery.queues import Queues
 from .inbound.auth import parse_modes
 from .observability.redact import Redactor
 from .richpanel.client import RichpanelClient
@@ -55,8 +55,8 @@ def richpanel() -> RichpanelClient:
 
 
 @cache
-def parking() -> Parking:
-    return Parking(settings())
+def queues() -> Queues:
+    return Queues(settings())
 
 
 @cache
@@ -71,7 +71,7 @@ def delivery() -> Delivery:
     s = settings()
     return Delivery(
         richpanel(),
-        parking(),
+        queues(),
         dedupe=dedupe(),
         concurrency=s.delivery_concurrency,
         budget=s.delivery_budget,
@@ -81,7 +81,7 @@ def delivery() -> Delivery:
 
 def reset() -> None:
     """Forget the singletons and cached secrets (tests that change the environment)."""
-    for factory in (settings, auth_modes, redactor, richpanel, parking, dedupe, delivery):
+    for factory in (settings, auth_modes, redactor, richpanel, queues, dedupe, delivery):
         factory.cache_clear()
     parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
     if parameters is not None:  # never imported: nothing cached (and no boto3 to load)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .limits import MAX_RICHPANEL_BATCH
+from .mapping.table import ORDER_FIELDS
 
 Signing = Literal["none", "md5", "sha256"]
 SIGNINGS: tuple[Signing, ...] = ("none", "md5", "sha256")
@@ -34,6 +35,13 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     if raw in ("true", "1", "yes", "on"):
         return True
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = env.get(name, "").strip() or default
+    if raw not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
 
 
 def _batch_size(env: Mapping[str, str]) -> int:
@@ -88,6 +96,7 @@ class Settings:
     idempotency_ttl: int = 172_800
     max_receive_count: int = 0  # the retry queue's maxReceiveCount; 0 = unknown
     richpanel_batch_size: int = 0  # /bt chunk size; 0 (or 1) = one /t call per event
+    order_fields: str = "both"  # order field names: documented (camelCase), plugin, or both
     # an X-Signature-admitted event received by Segment longer ago is a replay; 0 = no limit
     webhook_signature_max_age: int = 86_400
 
@@ -119,5 +128,6 @@ class Settings:
             idempotency_ttl=int(_float(env, "IDEMPOTENCY_TTL_SECONDS", 172_800)),
             max_receive_count=int(_float(env, "MAX_RECEIVE_COUNT", 0)),
             richpanel_batch_size=_batch_size(env),
+            order_fields=_choice(env, "RICHPANEL_ORDER_FIELDS", ORDER_FIELDS, "both"),
             webhook_signature_max_age=_seconds(env, "WEBHOOK_SIGNATURE_MAX_AGE_SECONDS", 86_400),
         )

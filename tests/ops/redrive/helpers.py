@@ -1,4 +1,4 @@
-"""Shared helpers of the redrive tests: parking like the Lambdas do, counting, fake clients."""
+"""Shared helpers of the redrive tests: queues like the Lambdas do, counting, fake clients."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from ops.redrive import cli as redrive_cli
 from ops.redrive.move import move_manually
 from ops.redrive.selection import Report, Selector
-from richpanel_destination.delivery.park import dead_letter_parcel, envelope
+from richpanel_destination.delivery.queues import dead_letter_message, envelope
 
 REJECTED = 'Richpanel answered 400: {"error": "bad call"}'
 GAVE_UP = "gave up after 9 attempts: Richpanel answered 503"
@@ -34,24 +34,24 @@ Sent = tuple[str, dict[str, str]]  # body, attributes as plain strings
 def dead_letter(
     q: Queues, message_id: str, reason: str, status: int | None = None, **extra: dict[str, str]
 ) -> Sent:
-    """What the ingest and retry paths put on the DLQ (park.dead_letter_parcel).
+    """What the ingest and retry paths put on the DLQ (park.dead_letter_message).
 
     Without ``status``: as parked before the ``richpanelStatus`` attribute existed.
     """
     event = {"type": "track", "event": "Clicked", "userId": "u", "messageId": message_id}
-    parcel = dead_letter_parcel(
+    message = dead_letter_message(
         0, envelope(event, 2, reason), reason, message_id=message_id, attempt=2, status=status
     )
-    attributes = {**parcel.attrs, **extra}
-    q.sqs.send_message(QueueUrl=q.dlq, MessageBody=parcel.body, MessageAttributes=attributes)
-    return parcel.body, {k: v["StringValue"] for k, v in attributes.items()}
+    attributes = {**message.attrs, **extra}
+    q.sqs.send_message(QueueUrl=q.dlq, MessageBody=message.body, MessageAttributes=attributes)
+    return message.body, {k: v["StringValue"] for k, v in attributes.items()}
 
 
 def poison(q: Queues, body: str = "{not json", reason: str = POISON) -> Sent:
     """A body the retry path could not read, dead-lettered with a reason attribute."""
-    parcel = dead_letter_parcel(0, body, reason, attempt=1)
-    q.sqs.send_message(QueueUrl=q.dlq, MessageBody=parcel.body, MessageAttributes=parcel.attrs)
-    return parcel.body, {k: v["StringValue"] for k, v in parcel.attrs.items()}
+    message = dead_letter_message(0, body, reason, attempt=1)
+    q.sqs.send_message(QueueUrl=q.dlq, MessageBody=message.body, MessageAttributes=message.attrs)
+    return message.body, {k: v["StringValue"] for k, v in message.attrs.items()}
 
 
 def counts(q: Queues, url: str) -> tuple[int, int]:

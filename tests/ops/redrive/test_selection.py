@@ -15,7 +15,7 @@ from ops.redrive.selection import (
     status_attribute,
     status_of,
 )
-from richpanel_destination.delivery.park import dead_letter_parcel, envelope, retry_parcel
+from richpanel_destination.delivery.queues import dead_letter_message, envelope, retry_message
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
 
 from .helpers import GAVE_UP, POISON, REJECTED
@@ -61,14 +61,14 @@ def test_reason_comes_from_the_attribute_else_the_envelope() -> None:
 
 
 def test_status_attribute_is_what_park_writes() -> None:
-    """The selection reads the attribute name park.py writes, as a number."""
-    parcel = dead_letter_parcel(0, "{}", REJECTED, status=400)
-    assert parcel.attrs[STATUS_ATTRIBUTE] == {"DataType": "Number", "StringValue": "400"}
-    assert status_attribute({"MessageAttributes": parcel.attrs}) == 400
-    retry = retry_parcel(0, {}, Outcome(Kind.RETRYABLE, "Richpanel answered 503", 503), 1)
+    """The selection reads the attribute name delivery/queues.py writes, as a number."""
+    message = dead_letter_message(0, "{}", REJECTED, status=400)
+    assert message.attrs[STATUS_ATTRIBUTE] == {"DataType": "Number", "StringValue": "400"}
+    assert status_attribute({"MessageAttributes": message.attrs}) == 400
+    retry = retry_message(0, {}, Outcome(Kind.RETRYABLE, "Richpanel answered 503", 503), 1)
     assert status_attribute({"MessageAttributes": retry.attrs}) == 503
     assert (
-        status_attribute({"MessageAttributes": dead_letter_parcel(0, "{}", POISON).attrs}) is None
+        status_attribute({"MessageAttributes": dead_letter_message(0, "{}", POISON).attrs}) is None
     )
     assert status_attribute({}) is None
     odd = {STATUS_ATTRIBUTE: {"DataType": "String", "StringValue": "many"}}

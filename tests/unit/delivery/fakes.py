@@ -1,4 +1,4 @@
-"""Test doubles for the Richpanel client and SQS parking (unit tests only)."""
+"""Test doubles for the Richpanel client and SQS queues (unit tests only)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from richpanel_destination.delivery.park import Parcel, ParkError
+from richpanel_destination.delivery.queues import QueueError, QueueMessage
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
 from richpanel_destination.secrets import RichpanelCredentials
 
@@ -58,17 +58,17 @@ class FakeClient:
         return outcome
 
 
-class FakeParking:
+class FakeQueues:
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
-        self.parcels: list[Parcel] = []
+        self.messages: list[QueueMessage] = []
         self.dead: list[tuple[str, str, str | None]] = []
         self.postponed: list[tuple[str, int]] = []
 
-    def park_many(self, parcels: list[Parcel]) -> dict[int, str]:
+    def send_many(self, messages: list[QueueMessage]) -> dict[int, str]:
         if self.fail:
-            return {p.key: "SQS send failed: EndpointConnectionError" for p in parcels}
-        self.parcels.extend(parcels)
+            return {p.key: "SQS send failed: EndpointConnectionError" for p in messages}
+        self.messages.extend(messages)
         return {}
 
     def to_dead_letter(
@@ -81,7 +81,7 @@ class FakeParking:
         status: int | None = None,
     ) -> None:
         if self.fail:
-            raise ParkError("SQS send failed: EndpointConnectionError")
+            raise QueueError("SQS send failed: EndpointConnectionError")
         self.dead.append((body, reason, message_id))
 
     def postpone(self, receipt_handle: str, seconds: int) -> None:

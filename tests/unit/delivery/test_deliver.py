@@ -5,12 +5,12 @@ from typing import Any
 import pytest
 
 from richpanel_destination.delivery.deliver import OUT_OF_TIME, Delivery
-from richpanel_destination.delivery.park import park_seconds
+from richpanel_destination.delivery.queues import queue_seconds
 from richpanel_destination.delivery.results import Fate
 from richpanel_destination.ingest import http_status, summary
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
 
-from .fakes import TIMED_OUT, FakeClient, FakeParking, deliver
+from .fakes import TIMED_OUT, FakeClient, FakeQueues, deliver
 
 OK = Outcome(Kind.DELIVERED, "Richpanel answered 200", 200)
 DOWN = Outcome(Kind.RETRYABLE, "Richpanel answered 503", 503, retry_after=5)
@@ -18,12 +18,12 @@ BAD = Outcome(Kind.PERMANENT, "Richpanel answered 401", 401)
 TRACK = {"type": "track", "messageId": "m1", "userId": "u", "event": "E"}
 
 
-def delivery(client: FakeClient, parking: FakeParking | None = None, **kw: Any) -> Delivery:
-    return Delivery(client, parking or FakeParking(), **kw)  # type: ignore[arg-type]
+def delivery(client: FakeClient, queues: FakeQueues | None = None, **kw: Any) -> Delivery:
+    return Delivery(client, queues or FakeQueues(), **kw)  # type: ignore[arg-type]
 
 
-def one(event: Any, client: FakeClient, parking: FakeParking | None = None) -> Any:
-    (result,) = deliver(delivery(client, parking), [event])
+def one(event: Any, client: FakeClient, queues: FakeQueues | None = None) -> Any:
+    (result,) = deliver(delivery(client, queues), [event])
     return result
 
 
@@ -40,31 +40,31 @@ def test_delivered() -> None:
 
 
 def test_retryable_is_parked_for_retry_with_its_metadata() -> None:
-    parking = FakeParking()
-    result = one(TRACK, FakeClient(DOWN), parking)
+    queues = FakeQueues()
+    result = one(TRACK, FakeClient(DOWN), queues)
     assert result.fate is Fate.QUEUED
-    (parcel,) = parking.parcels
-    assert parcel.dead_letter is False
-    assert parcel.delay == 5  # Retry-After becomes DelaySeconds
-    assert json.loads(parcel.body)["event"] == TRACK
-    assert parcel.attrs["messageId"] == {"DataType": "String", "StringValue": "m1"}
-    assert parcel.attrs["attempt"] == {"DataType": "Number", "StringValue": "1"}
-    assert parcel.attrs["retryAfter"] == {"DataType": "Number", "StringValue": "5"}
-    assert parcel.attrs["reason"]["StringValue"] == "Richpanel answered 503"
+    (message,) = queues.messages
+    assert message.dead_letter is False
+    assert message.delay == 5  # Retry-After becomes DelaySeconds
+    assert json.loads(message.body)["event"] == TRACK
+    assert message.attrs["messageId"] == {"DataType": "String", "StringValue": "m1"}
+    assert message.attrs["attempt"] == {"DataType": "Number", "StringValue": "1"}
+    assert message.attrs["retryAfter"] == {"DataType": "Number", "StringValue": "5"}
+    assert message.attrs["reason"]["StringValue"] == "Richpanel answered 503"
 
 
 def test_permanent_is_dead_lettered_with_reason() -> None:
-    parking = FakeParking()
-    result = one(TRACK, FakeClient(BAD), parking)
+    queues = FakeQueues()
+    result = one(TRACK, FakeClient(BAD), queues)
     assert result.fate is Fate.DEAD_LETTERED
-    (parcel,) = parking.parcels
-    assert parcel.dead_letter is True
-    assert parcel.attrs["reason"]["StringValue"] == "Richpanel answered 401"
+    (message,) = queues.messages
+    assert message.dead_letter is True
+    assert message.attrs["reason"]["StringValue"] == "Richpanel answered 401"
 
 
 @pytest.mark.parametrize("outcome", [DOWN, BAD])
 def test_unparkable_is_failed_not_acknowledged(outcome: Outcome) -> None:
-    result = one(TRACK, FakeClient(outcome), FakeParking(fail=True))
+    result = one(TRACK, FakeClient(outcome), FakeQueues(fail=True))
     assert result.fate is Fate.FAILED
     assert (
         result.reason == f"{outcome.reason}; not queued: SQS send failed: EndpointConnectionError"
@@ -123,21 +123,21 @@ def test_sends_run_concurrently_up_to_the_limit() -> None:
 
 
 def test_what_misses_the_budget_is_parked_and_the_answer_is_on_time() -> None:
-    parking = FakeParking()
+    queues = FakeQueues()
     client = FakeClient(OK, delay=3.0)  # Richpanel hangs
     started = time.monotonic()
     results = deliver(
-        delivery(client, parking, concurrency=2, budget=1.5),
+        delivery(client, queues, concurrency=2, budget=1.5),
         [TRACK, {**TRACK, "messageId": "m2"}, {**TRACK, "messageId": "m3"}],
     )
     assert time.monotonic() - started < 1.5
     assert [r.fate for r in results] == [Fate.QUEUED] * 3
     # the two sends that started were given only the time left, and ended by the deadline
     assert [r.reason for r in results[:2]] == [TIMED_OUT.reason] * 2
-    assert all(w is not None and w <= 1.5 - park_seconds(3) for w in client.sends_within)
+    assert all(w is not None and w <= 1.5 - queue_seconds(3) for w in client.sends_within)
     # the third could not have finished in time: never started
     assert (len(client.calls), results[2].reason) == (2, OUT_OF_TIME.reason)
-    assert len(parking.parcels) == 3
+    assert len(queues.messages) == 3
 
 
 def test_no_send_outlives_the_answer() -> None:
@@ -150,11 +150,11 @@ def test_no_send_outlives_the_answer() -> None:
 
 
 def test_duplicates_are_acknowledged_without_parking() -> None:
-    parking = FakeParking()
+    queues = FakeQueues()
     dup = Outcome(Kind.DUPLICATE, "already delivered", 200)
-    result = one(TRACK, FakeClient(dup), parking)
+    result = one(TRACK, FakeClient(dup), queues)
     assert (result.fate, result.reason) == (Fate.DUPLICATE, "already delivered")
-    assert parking.parcels == []
+    assert queues.messages == []
 
 
 # ----------------------------------------------------------------------------- /bt batching
@@ -187,28 +187,28 @@ def test_batch_size_chunks_the_pending_events_in_order() -> None:
 
 
 def test_a_retryable_chunk_parks_each_of_its_events_for_retry() -> None:
-    parking = FakeParking()
+    queues = FakeQueues()
     client = FakeClient(DOWN)
-    results = deliver(delivery(client, parking, batch_size=2), tracks(3))
+    results = deliver(delivery(client, queues, batch_size=2), tracks(3))
     assert len(client.batches) == 2
     assert [r.fate for r in results] == [Fate.QUEUED] * 3
     assert {r.reason for r in results} == {"Richpanel answered 503"}
-    assert sorted(json.loads(p.body)["event"]["messageId"] for p in parking.parcels) == [
+    assert sorted(json.loads(p.body)["event"]["messageId"] for p in queues.messages) == [
         "b0",
         "b1",
         "b2",
     ]
-    assert {(p.dead_letter, p.delay) for p in parking.parcels} == {(False, 5)}
+    assert {(p.dead_letter, p.delay) for p in queues.messages} == {(False, 5)}
 
 
 def test_a_permanent_chunk_dead_letters_each_of_its_events_with_the_reason() -> None:
-    parking = FakeParking()
-    results = deliver(delivery(FakeClient(BAD), parking, batch_size=50), tracks(2))
+    queues = FakeQueues()
+    results = deliver(delivery(FakeClient(BAD), queues, batch_size=50), tracks(2))
     assert [(r.fate, r.reason, r.status) for r in results] == [
         (Fate.DEAD_LETTERED, "Richpanel answered 401", 401)
     ] * 2
-    assert [p.dead_letter for p in parking.parcels] == [True, True]
-    assert {p.attrs["reason"]["StringValue"] for p in parking.parcels} == {"Richpanel answered 401"}
+    assert [p.dead_letter for p in queues.messages] == [True, True]
+    assert {p.attrs["reason"]["StringValue"] for p in queues.messages} == {"Richpanel answered 401"}
 
 
 def test_chunks_run_concurrently_up_to_the_limit() -> None:
@@ -222,16 +222,16 @@ def test_chunks_run_concurrently_up_to_the_limit() -> None:
 
 
 def test_a_chunk_unanswered_by_the_deadline_parks_all_its_events() -> None:
-    parking = FakeParking()
+    queues = FakeQueues()
     client = FakeClient(OK, delay=3.0)  # Richpanel hangs
     started = time.monotonic()
-    results = deliver(delivery(client, parking, concurrency=2, budget=1.5, batch_size=2), tracks(3))
+    results = deliver(delivery(client, queues, concurrency=2, budget=1.5, batch_size=2), tracks(3))
     assert time.monotonic() - started < 1.5
     # both chunks were sent with the time left and timed out by the deadline
     assert [(r.fate, r.reason) for r in results] == [(Fate.QUEUED, TIMED_OUT.reason)] * 3
     assert len(client.batches) == 2
-    assert all(w is not None and w <= 1.5 - park_seconds(3) for w in client.sends_within)
-    assert len(parking.parcels) == 3
+    assert all(w is not None and w <= 1.5 - queue_seconds(3) for w in client.sends_within)
+    assert len(queues.messages) == 3
 
 
 class FakeDedupe:

@@ -17,7 +17,7 @@ from richpanel_destination.delivery.deliver import Delivery
 from richpanel_destination.delivery.results import Fate
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
 
-from .fakes import FakeClient, FakeParking, deliver
+from .fakes import FakeClient, FakeQueues, deliver
 
 OK = Outcome(Kind.DELIVERED, "Richpanel answered 200", 200)
 TRACK = {"type": "track", "messageId": "m1", "userId": "u", "event": "E"}
@@ -56,21 +56,21 @@ def abandon_claim(table: str, key: str, remaining_ms: int = 60_000) -> None:
 
 def test_an_event_claimed_by_another_invocation_is_queued_not_acknowledged(table: str) -> None:
     abandon_claim(table, "m1")
-    client, parking = FakeClient(OK), FakeParking()
-    (result,) = deliver(Delivery(client, parking, dedupe=Deduplicator(table, 3600)), [TRACK])  # type: ignore[arg-type]
+    client, queues = FakeClient(OK), FakeQueues()
+    (result,) = deliver(Delivery(client, queues, dedupe=Deduplicator(table, 3600)), [TRACK])  # type: ignore[arg-type]
     assert (result.fate, result.reason) == (
         Fate.QUEUED,
         "already being delivered by another invocation",
     )
     assert client.calls == []  # not sent now: the holder may still deliver it
-    (parcel,) = parking.parcels
-    assert (parcel.dead_letter, json.loads(parcel.body)["event"]) == (False, TRACK)
+    (message,) = queues.messages
+    assert (message.dead_letter, json.loads(message.body)["event"]) == (False, TRACK)
 
 
 def test_a_claim_whose_holder_died_is_taken_over_once_it_expires(table: str) -> None:
     abandon_claim(table, "m1", remaining_ms=-1)  # the holder's invocation is over
     client = FakeClient(OK)
-    (result,) = deliver(Delivery(client, FakeParking(), dedupe=Deduplicator(table, 3600)), [TRACK])  # type: ignore[arg-type]
+    (result,) = deliver(Delivery(client, FakeQueues(), dedupe=Deduplicator(table, 3600)), [TRACK])  # type: ignore[arg-type]
     assert result.fate is Fate.DELIVERED
     assert len(client.calls) == 1
 
@@ -90,7 +90,7 @@ def test_an_event_without_message_id_is_keyed_on_its_content() -> None:
 def test_a_batch_without_message_ids_sent_twice_reaches_richpanel_once(table: str) -> None:
     events = [{"type": "track", "userId": f"u{i}", "event": "E"} for i in range(17)]
     client = FakeClient(OK)
-    delivery = Delivery(client, FakeParking(), dedupe=Deduplicator(table, 3600))  # type: ignore[arg-type]
+    delivery = Delivery(client, FakeQueues(), dedupe=Deduplicator(table, 3600))  # type: ignore[arg-type]
     assert {r.fate for r in deliver(delivery, events)} == {Fate.DELIVERED}
     assert {r.fate for r in deliver(delivery, events)} == {Fate.DUPLICATE}  # the sender retried
     assert len(client.calls) == 17
@@ -118,10 +118,10 @@ def failing_saves(dedupe: Deduplicator, failures: int) -> list[int]:
 def test_a_success_the_store_cannot_record_is_delivered_not_retried(table: str) -> None:
     dedupe = Deduplicator(table, 3600)
     attempts = failing_saves(dedupe, failures=99)
-    client, parking = FakeClient(OK), FakeParking()
-    (result,) = deliver(Delivery(client, parking, dedupe=dedupe), [TRACK])  # type: ignore[arg-type]
+    client, queues = FakeClient(OK), FakeQueues()
+    (result,) = deliver(Delivery(client, queues, dedupe=dedupe), [TRACK])  # type: ignore[arg-type]
     assert result.fate is Fate.DELIVERED
-    assert parking.parcels == []  # not queued, so never sent a second time
+    assert queues.messages == []  # not queued, so never sent a second time
     assert len(client.calls) == 1 and len(attempts) == 3  # saving was retried briefly
     assert result.record_failed is not None
     assert result.record_failed.startswith("delivery record not saved: RuntimeError")
@@ -132,7 +132,7 @@ def test_a_save_that_succeeds_on_a_second_try_records_the_delivery(table: str) -
     dedupe = Deduplicator(table, 3600)
     failing_saves(dedupe, failures=1)
     client = FakeClient(OK)
-    delivery = Delivery(client, FakeParking(), dedupe=dedupe)  # type: ignore[arg-type]
+    delivery = Delivery(client, FakeQueues(), dedupe=dedupe)  # type: ignore[arg-type]
     (first,) = deliver(delivery, [TRACK])
     assert (first.fate, first.record_failed) == (Fate.DELIVERED, None)
     (again,) = deliver(delivery, [TRACK])
@@ -144,9 +144,9 @@ def test_a_save_that_succeeds_on_a_second_try_records_the_delivery(table: str) -
 def test_batch_and_single_sends_share_the_protocol(table: str, batch_size: int) -> None:
     abandon_claim(table, "b1")
     events = [{**TRACK, "messageId": f"b{i}"} for i in range(3)]
-    client, parking = FakeClient(OK), FakeParking()
+    client, queues = FakeClient(OK), FakeQueues()
     dedupe = Deduplicator(table, 3600)
-    results = deliver(Delivery(client, parking, dedupe=dedupe, batch_size=batch_size), events)  # type: ignore[arg-type]
+    results = deliver(Delivery(client, queues, dedupe=dedupe, batch_size=batch_size), events)  # type: ignore[arg-type]
     assert [r.fate for r in results] == [Fate.DELIVERED, Fate.QUEUED, Fate.DELIVERED]
     sent = [c["eventId"] for c in client.calls] + [c["eventId"] for b in client.batches for c in b]
     assert sorted(sent) == ["b0", "b2"]

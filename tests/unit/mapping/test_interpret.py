@@ -161,7 +161,10 @@ def test_oracle_and_interpreter_agree_on_a_full_order() -> None:
     rules = ORDER_TABLES["order completed"]
     mapped = build_function(rules)(event)
     assert mapped == oracle(rules, event)
-    assert mapped["properties"]["items"] == [{"id": "7", "name": "Hat"}, {"id": "S", "sku": "S"}]
+    assert mapped["properties"]["items"] == [
+        {"id": "7", "product_id": "7", "name": "Hat"},  # the plugins' key too
+        {"id": "S", "sku": "S"},
+    ]
     assert mapped["properties"]["coupons"] == ["C"]
     for not_a_list in (1, "abc", {"product_id": 7}, True):
         odd = {**event, "properties": {"order_id": 1, "products": not_a_list}}

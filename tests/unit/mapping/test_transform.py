@@ -186,7 +186,7 @@ def test_ids_render_integral_numbers_as_integers(order_id: object, expected: str
     event["properties"]["order_id"] = order_id  # type: ignore[index]
     properties = to_richpanel(event)["properties"]
     assert properties["orderId"] == properties["orderDbKey"] == expected
-    assert properties["items"] == [{"id": expected}]
+    assert properties["items"] == [{"id": expected, "product_id": expected}]  # both names
 
 
 @pytest.mark.parametrize("call_type", ["track", "page", "screen"])
@@ -219,3 +219,61 @@ def test_a_known_users_track_keeps_the_email_in_properties() -> None:
     }
     call = to_richpanel(event)
     assert call["properties"]["email"] == call["userProperties"]["email"] == "typed@example.com"
+
+
+# ----------------------------------------------------- order field names (issue 15)
+
+ORDER_UPDATED = {
+    "type": "track",
+    "event": "Order Updated",
+    "userId": "u-1",
+    "messageId": "m-1",
+    "timestamp": "2024-03-15T12:34:56.789Z",
+    "properties": {
+        "order_id": 1001,
+        "total": 30,
+        "shipping": 5,
+        "tax": 2.5,
+        "discount": 1,
+        "payment_method": "card",
+        "shipping_method": "ups",
+        "shipping_address": "1 Main St, Springfield",
+        "products": [{"product_id": 7, "name": "Hat", "image_url": "https://x/h.png"}],
+    },
+}
+CAMEL = {"orderId", "orderDbKey", "createdAt", "updatedAt", "discountAmount", "paymentMethod",
+         "shippingMethod"}  # fmt: skip
+SNAKE = {"order_db_key", "created_at", "updated_at", "discount_amount", "shipping_amount",
+         "tax_amount"}  # fmt: skip
+
+
+def test_order_calls_carry_the_plugins_snake_case_and_the_documented_camel_case() -> None:
+    properties = to_richpanel(ORDER_UPDATED)["properties"]
+    assert set(properties) >= CAMEL | SNAKE
+    assert (properties["orderId"], properties["order_id"], properties["order_db_key"]) == (
+        "1001",
+        "1001",
+        "1001",
+    )
+    assert properties["createdAt"] == properties["created_at"] == 1710506096789
+    assert properties["updatedAt"] == properties["updated_at"] == 1710506096789
+    assert (properties["shipping_amount"], properties["tax_amount"]) == (5, 2.5)
+    assert properties["items"] == [
+        {"id": "7", "product_id": "7", "name": "Hat", "imageUrl": "https://x/h.png",
+         "image_url": "https://x/h.png"}
+    ]  # fmt: skip
+
+
+def test_the_order_fields_setting_chooses_the_names() -> None:
+    documented = to_richpanel(ORDER_UPDATED, "documented")["properties"]
+    assert set(documented) >= CAMEL and not (SNAKE & set(documented))
+    assert set(documented["items"][0]) == {"id", "name", "imageUrl"}
+    plugin = to_richpanel(ORDER_UPDATED, "plugin")["properties"]
+    assert set(plugin) >= SNAKE and not (CAMEL & set(plugin))
+    assert set(plugin["items"][0]) == {"id", "product_id", "name", "image_url"}
+
+
+def test_a_completed_order_has_a_creation_date_but_no_update_date() -> None:
+    completed = to_richpanel({**ORDER_UPDATED, "event": "Order Completed"})["properties"]
+    assert completed["createdAt"] == completed["created_at"] == 1710506096789
+    assert "updatedAt" not in completed and "updated_at" not in completed

@@ -1,1 +1,1 @@
-"""Delivery policy: deliver, park for retry, dead-letter, back off."""
+"""Delivery policy: deliver, queue for retry, dead-letter, back off."""

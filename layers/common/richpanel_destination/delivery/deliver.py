@@ -1,4 +1,4 @@
-"""Send a request's events concurrently within a budget, then settle them: park the rest."""
+"""Send a request's events concurrently within a budget, then settle them: queue the rest."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ from ..richpanel.client import RichpanelClient
 from ..richpanel.outcomes import Kind, Outcome
 from ..secrets import RichpanelCredentials
 from .dedupe import LATE, Deduplicator, Send
-from .park import Parcel, Parking, dead_letter_parcel, envelope, park_seconds, retry_parcel
+from .queues import (
+    QueueMessage,
+    Queues,
+    dead_letter_message,
+    envelope,
+    queue_seconds,
+    retry_message,
+)
 from .results import EventResult, Fate, fate_of
 
 OUT_OF_TIME = LATE  # one outcome for "the budget ran out", batch or single
@@ -23,7 +30,7 @@ NO_CREDENTIALS = Outcome(Kind.RETRYABLE, "Richpanel credentials unavailable")
 MIN_SEND_SECONDS = 0.5
 WAIT_SLICE = 0.05  # how often the deadline (which moves as events are delivered) is re-read
 RUNNING_GRACE_SECONDS = 0.5  # for a send's bookkeeping (the store) after its deadline
-SETTLED = frozenset({Kind.DELIVERED, Kind.DUPLICATE})  # outcomes that park nothing
+SETTLED = frozenset({Kind.DELIVERED, Kind.DUPLICATE})  # outcomes that queue nothing
 Answers = dict[int, Outcome]  # Richpanel's answer per event index, as soon as it came
 
 
@@ -46,29 +53,29 @@ def send_once(
 
 
 class Deadline:
-    """When sends must be over: the budget less the time parking what is left will take.
+    """When sends must be over: the budget less the time queues what is left will take.
 
-    Every event not yet delivered may have to be parked, so the reserve shrinks (and the
+    Every event not yet delivered may have to be queued, so the reserve shrinks (and the
     deadline moves later) as events are delivered. A send starts only if it can be over by
     the deadline, and is given no more time than is left, so none outlives the invocation.
     """
 
     def __init__(
-        self, started: float, budget: float, to_park: int, reserve: Callable[[int], float]
+        self, started: float, budget: float, to_queue: int, reserve: Callable[[int], float]
     ) -> None:
         self._end = started + budget
-        self._to_park = to_park
+        self._to_queue = to_queue
         self._reserve = reserve
         self._lock = threading.Lock()
 
     def settled(self, count: int = 1) -> None:
-        """``count`` events need no parking any more (delivered, or already delivered)."""
+        """``count`` events need no queues any more (delivered, or already delivered)."""
         with self._lock:
-            self._to_park -= count
+            self._to_queue -= count
 
     def at(self) -> float:
         """The monotonic time by which every send must be over."""
-        return self._end - self._reserve(self._to_park)
+        return self._end - self._reserve(self._to_queue)
 
     def left(self) -> float | None:
         """Seconds a send may take from now, or None if there is too little time to start."""
@@ -86,7 +93,7 @@ class Delivery:
     def __init__(
         self,
         client: RichpanelClient,
-        parking: Parking,
+        queues: Queues,
         *,
         dedupe: Deduplicator | None = None,
         concurrency: int = 16,
@@ -94,7 +101,7 @@ class Delivery:
         batch_size: int = 0,
     ) -> None:
         self.client = client
-        self.parking = parking
+        self.queues = queues
         self.dedupe = dedupe
         self.budget = budget
         self.batch_size = batch_size
@@ -113,7 +120,7 @@ class Delivery:
         started = time.monotonic() if started is None else started
         if credentials is None:
             return self._settle(pending, {p.index: NO_CREDENTIALS for p in pending})
-        reserve = getattr(self.parking, "reserve", park_seconds)
+        reserve = getattr(self.queues, "reserve", queue_seconds)
         deadline = Deadline(started, self.budget, len(pending), reserve)
         if self.batch_size >= 2:
             size = self.batch_size
@@ -205,16 +212,16 @@ class Delivery:
     def _settle(
         self, pending: list[Pending], outcomes: dict[int, Outcome]
     ) -> dict[int, EventResult]:
-        """Turn outcomes into fates, parking the retryable and the permanent failures."""
-        parcels: list[Parcel] = []
+        """Turn outcomes into fates, queues the retryable and the permanent failures."""
+        messages: list[QueueMessage] = []
         for p in pending:
             outcome = outcomes[p.index]
             if outcome.kind in (Kind.RETRYABLE, Kind.IN_FLIGHT):
-                parcels.append(retry_parcel(p.index, p.event, outcome, attempt=1))
+                messages.append(retry_message(p.index, p.event, outcome, attempt=1))
             elif outcome.kind is Kind.PERMANENT:
                 body = envelope(p.event, 1, outcome.reason)
-                parcels.append(
-                    dead_letter_parcel(
+                messages.append(
+                    dead_letter_message(
                         p.index,
                         body,
                         outcome.reason,
@@ -223,7 +230,7 @@ class Delivery:
                         status=outcome.status,
                     )
                 )
-        failed = self.parking.park_many(parcels) if parcels else {}
+        failed = self.queues.send_many(messages) if messages else {}
         results: dict[int, EventResult] = {}
         for p in pending:
             outcome = outcomes[p.index]

@@ -3,18 +3,23 @@
 Read a rule as: Richpanel field ``dest`` <- the first non-empty of ``sources``
 (dotted paths into the Segment event; ``path|convert`` converts that source, and
 a converter may refuse a value, which rejects the event naming that path).
-``provenance`` says whether Richpanel documents the field or we inferred it
-from Richpanel's own plugins and SDKs. The first rule to give a field a value
+``provenance`` says where the field comes from: Richpanel's docs, Richpanel's
+own code (its plugins and SDKs), a field report from a live tenant, or our
+inference; ``source`` names it. ``naming`` marks the order fields that exist
+twice, under the docs' camelCase and the plugins' snake_case names
+(RICHPANEL_ORDER_FIELDS chooses documented, plugin or both). The first rule to give a field a value
 wins; ``spread`` rules run last, copying whole objects into the keys no other
 rule mapped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-Provenance = Literal["documented", "inferred"]
+Provenance = Literal["documented", "own code", "field report", "inferred"]
+Naming = Literal["documented", "plugin"]
+ORDER_FIELDS = ("documented", "plugin", "both")  # RICHPANEL_ORDER_FIELDS
 
 DOC_EVENT = "Richpanel developer docs: event structure"
 DOC_ORDER = "Richpanel developer docs: order event structure"
@@ -23,6 +28,8 @@ DOC_SESSION = "Richpanel Segment destination docs: richpanel_session_id"
 DOC_EMAIL = "Richpanel Segment destination docs: page/track only update email"
 DOC_ENGAGE = "Richpanel Segment destination docs: Engage"
 SDK = "Richpanel plugins and SDKs (research/richpanel-wire-contract.md)"
+PLUGINS = "Richpanel's Magento 2 and WooCommerce plugins (richpanel-wire-contract.md, New evidence)"
+FIELD_REPORT = "field report from a live tenant (richpanel-wire-contract.md, New evidence, T3)"
 SEGMENT = "Segment Spec reserved fields"
 
 
@@ -40,6 +47,7 @@ class Rule:
     requires: str | None = None  # only when this Segment path is non-empty
     unless: str | None = None  # only when this Segment path is empty
     each: tuple[Rule, ...] = ()  # map every object of a source list with these rules
+    naming: Naming | None = None  # an order field under the docs' or the plugins' name
 
 
 SESSION_KEY = "richpanel_session_id"
@@ -148,7 +156,9 @@ ITEM: tuple[Rule, ...] = (
     Rule("brand", ("brand",)),
     Rule("variant", ("variant",)),
     Rule("url", ("url",)),
-    Rule("imageUrl", ("image_url",)),
+    Rule("imageUrl", ("image_url",), naming="documented"),
+    Rule("product_id", ("product_id|string", "id|string"), naming="plugin"),
+    Rule("image_url", ("image_url",), naming="plugin"),
 )
 
 # Segment ecommerce v2 order events and the status each implies.
@@ -158,29 +168,100 @@ ORDER_STATUSES: dict[str, str] = {
     "order cancelled": "cancelled",
     "order refunded": "refunded",
 }
+EVENT_TIME = ("timestamp|epoch_ms", "originalTimestamp|epoch_ms")  # the order's date, epoch ms
+AMOUNT = ("properties.total|number", "properties.revenue|number", "properties.value|number")
+
+
+def both_names(
+    documented: str,
+    plugin: str,
+    sources: tuple[str, ...],
+    provenance: Provenance,
+    source: str,
+    default: Any = None,
+) -> tuple[Rule, Rule]:
+    """One order field under the docs' camelCase name and the plugins' snake_case name."""
+    return (
+        Rule(f"properties.{documented}", sources, provenance, source, default, naming="documented"),
+        Rule(f"properties.{plugin}", sources, "own code", PLUGINS, default, naming="plugin"),
+    )  # fmt: skip
+
+
+UPDATED_AT = both_names("updatedAt", "updated_at", EVENT_TIME, "documented", DOC_ORDER)
 
 
 def order_rules(status: str) -> tuple[Rule, ...]:
-    """TRACK plus Richpanel's order fields, for an order event implying ``status``."""
+    """TRACK plus Richpanel's order fields, for an order event implying ``status``.
+
+    The order's creation time is the event's time; on updated, cancelled and refunded
+    events the event's time is also its update time (a field report: the date decides
+    which order is the latest).
+    """
+    updated = status != "completed"
     return (
         *TRACK,
-        Rule("properties.orderId", ("properties.order_id|string",), "documented", DOC_ORDER),
-        Rule("properties.orderDbKey", ("properties.order_id|string",), "documented", DOC_ORDER),
-        Rule(
-            "properties.amount",
-            ("properties.total|number", "properties.revenue|number", "properties.value|number"),
+        *both_names(
+            "orderId", "order_id", ("properties.order_id|string",), "documented", DOC_ORDER
+        ),
+        *both_names(
+            "orderDbKey", "order_db_key", ("properties.order_id|string",), "documented", DOC_ORDER
+        ),
+        Rule("properties.amount", AMOUNT, "documented", DOC_ORDER),
+        Rule("properties.currency", ("properties.currency",), "documented", DOC_ORDER),
+        *both_names("createdAt", "created_at", EVENT_TIME, "documented", DOC_ORDER),
+        *(UPDATED_AT if updated else ()),
+        *both_names(
+            "discountAmount",
+            "discount_amount",
+            ("properties.discount|number",),
             "documented",
             DOC_ORDER,
         ),
-        Rule("properties.currency", ("properties.currency",), "documented", DOC_ORDER),
-        Rule("properties.discountAmount", ("properties.discount|number",), "documented", DOC_ORDER),
-        Rule("properties.coupons", ("properties.coupon|list",), "documented", DOC_ORDER),
-        Rule("properties.paymentMethod", ("properties.payment_method",), "documented", DOC_ORDER),
-        Rule("properties.shippingMethod", ("properties.shipping_method",), "documented", DOC_ORDER),
-        Rule("properties.status", ("properties.order_status",), "documented", DOC_ORDER, status),
         Rule(
-            "properties.order_status", ("properties.order_status",), "documented", DOC_ORDER, status
+            "properties.shipping_amount",
+            ("properties.shipping|number",),
+            "own code",
+            PLUGINS,
+            naming="plugin",
         ),
+        Rule(
+            "properties.tax_amount",
+            ("properties.tax|number",),
+            "own code",
+            PLUGINS,
+            naming="plugin",
+        ),
+        Rule("properties.coupons", ("properties.coupon|list",), "documented", DOC_ORDER),
+        *both_names(
+            "paymentMethod",
+            "payment_method",
+            ("properties.payment_method",),
+            "documented",
+            DOC_ORDER,
+        ),
+        *both_names(
+            "shippingMethod",
+            "shipping_method",
+            ("properties.shipping_method",),
+            "documented",
+            DOC_ORDER,
+        ),
+        Rule(
+            "properties.shipping_address",
+            ("properties.shipping_address",),
+            "field report",
+            FIELD_REPORT,
+            naming="plugin",
+        ),
+        Rule(
+            "properties.billing_address",
+            ("properties.billing_address",),
+            "own code",
+            PLUGINS,
+            naming="plugin",
+        ),
+        Rule("properties.status", ("properties.order_status",), "documented", DOC_ORDER, status),
+        Rule("properties.order_status", ("properties.order_status",), "own code", PLUGINS, status),
         Rule("properties.items", ("properties.products",), "documented", DOC_ORDER, each=ITEM),
     )
 
@@ -218,11 +299,31 @@ ORDER_TABLES: dict[str, tuple[Rule, ...]] = {
 }
 
 
-def table_for(event: dict[str, Any]) -> tuple[Rule, ...] | None:
+def named(rules: tuple[Rule, ...], order_fields: str) -> tuple[Rule, ...]:
+    """The rules with only the order field names RICHPANEL_ORDER_FIELDS asks for."""
+    if order_fields == "both":
+        return rules
+    keep = []
+    for rule in rules:
+        if rule.naming is not None and rule.naming != order_fields:
+            continue
+        if rule.each:
+            rule = replace(rule, each=named(rule.each, order_fields))
+        keep.append(rule)
+    return tuple(keep)
+
+
+ORDER_TABLES_BY_NAMING: dict[str, dict[str, tuple[Rule, ...]]] = {
+    fields: {name: named(rules, fields) for name, rules in ORDER_TABLES.items()}
+    for fields in ORDER_FIELDS
+}
+
+
+def table_for(event: dict[str, Any], order_fields: str = "both") -> tuple[Rule, ...] | None:
     """The rules for an event: by call type, and for track by order event name."""
     call_type = event.get("type")
     if call_type == "track" and isinstance(event.get("event"), str):
-        order = ORDER_TABLES.get(event["event"].strip().lower())
+        order = ORDER_TABLES_BY_NAMING[order_fields].get(event["event"].strip().lower())
         if order is not None:
             return order
     return TABLES.get(str(call_type))

@@ -108,9 +108,12 @@ def build(rules: tuple[Rule, ...], source: dict[str, Any]) -> dict[str, Any]:
         raise MappingError(refused.path, f"{refused.path[1:]} {refused}") from None
 
 
-def to_richpanel(event: dict[str, Any]) -> dict[str, Any]:
-    """The Richpanel call object for a valid event; the wire adds credentials and sentAt."""
-    table = table_for(event)
+def to_richpanel(event: dict[str, Any], order_fields: str = "both") -> dict[str, Any]:
+    """The Richpanel call object for a valid event; the wire adds credentials and sentAt.
+
+    ``order_fields`` (RICHPANEL_ORDER_FIELDS): documented, plugin or both order field names.
+    """
+    table = table_for(event, order_fields)
     if table is None:
         raise MappingError("/type", f"Richpanel does not take {event.get('type')} calls")
     if event.get("type") == "identify" and interpret.empty(event.get("userId")):

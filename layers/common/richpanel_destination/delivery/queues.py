@@ -1,4 +1,4 @@
-"""Park events on the retry queue or the dead-letter queue (SQS)."""
+"""Queue events on the retry queue or the dead-letter queue (SQS): the one word for it."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ T = TypeVar("T")
 SQSClient = Any  # a boto3 SQS client (no stubs shipped)
 
 ENVELOPE_VERSION = 1
-PARK_CONCURRENCY = 16  # SendMessageBatch calls in flight at once (and boto3's pool size)
-PARK_CALL_SECONDS = 0.05  # time reserved per SendMessageBatch call (10-20 ms typical on AWS)
-PARK_FLOOR_SECONDS = 0.3  # reserved however little there is to park
+QUEUE_CONCURRENCY = 16  # SendMessageBatch calls in flight at once (and boto3's pool size)
+QUEUE_CALL_SECONDS = 0.05  # time reserved per SendMessageBatch call (10-20 ms typical on AWS)
+QUEUE_FLOOR_SECONDS = 0.3  # reserved however little there is to queue
 
 
 # What SQS refuses in a message body or a string attribute: anything outside #x9 | #xA | #xD
@@ -43,7 +43,7 @@ def for_sqs(text: str) -> str:
     return NOT_FOR_SQS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-class ParkError(RuntimeError):
+class QueueError(RuntimeError):
     """SQS could not take the message; the event is neither delivered nor parked."""
 
 
@@ -69,9 +69,9 @@ def envelope(event: dict[str, Any], attempt: int, reason: str) -> str:
 def _attributes(**values: str | int | float | None) -> dict[str, dict[str, str]]:
     """SQS message attributes (numbers as Number), leaving out what is None or empty.
 
-    SQS allows 10 per message. A retry parcel has at most 6 (messageId, type, attempt, reason,
-    retryAfter, richpanelStatus), a DLQ parcel 4 (messageId, attempt, reason, richpanelStatus);
-    a redrive adds ``redriven``: 7 at most (tests/unit/delivery/test_park.py counts them).
+    SQS allows 10 per message. A retry message has at most 6 (messageId, type, attempt, reason,
+    retryAfter, richpanelStatus), a DLQ message 4 (messageId, attempt, reason, richpanelStatus);
+    a redrive adds ``redriven``: 7 at most (tests/unit/delivery/test_queues.py counts them).
     """
     out: dict[str, dict[str, str]] = {}
     for name, value in values.items():
@@ -84,8 +84,8 @@ def _attributes(**values: str | int | float | None) -> dict[str, dict[str, str]]
 
 
 @dataclass(frozen=True)
-class Parcel:
-    """One message to park: for the retry queue or the DLQ."""
+class QueueMessage:
+    """One message to queue: for the retry queue or the DLQ."""
 
     key: int  # the caller's handle (an event's index in its request)
     dead_letter: bool
@@ -94,7 +94,7 @@ class Parcel:
     delay: int = 0
 
 
-def retry_parcel(key: int, event: dict[str, Any], outcome: Outcome, attempt: int) -> Parcel:
+def retry_message(key: int, event: dict[str, Any], outcome: Outcome, attempt: int) -> QueueMessage:
     """An event for another attempt, delayed by Retry-After up to 900 s."""
     attrs = _attributes(
         messageId=event.get("messageId"),
@@ -105,10 +105,10 @@ def retry_parcel(key: int, event: dict[str, Any], outcome: Outcome, attempt: int
         richpanelStatus=outcome.status,
     )
     delay = min(MAX_DELAY_SECONDS, math.ceil(outcome.retry_after or 0))
-    return Parcel(key, False, envelope(event, attempt, outcome.reason), attrs, delay)
+    return QueueMessage(key, False, envelope(event, attempt, outcome.reason), attrs, delay)
 
 
-def dead_letter_parcel(
+def dead_letter_message(
     key: int,
     body: str,
     reason: str,
@@ -116,7 +116,7 @@ def dead_letter_parcel(
     message_id: str | None = None,
     attempt: int | None = None,
     status: int | None = None,
-) -> Parcel:
+) -> QueueMessage:
     """A body for the DLQ, with the reason it cannot be delivered (any body: made SQS-safe).
 
     ``status`` is Richpanel's HTTP status, if it answered: the ``richpanelStatus`` attribute.
@@ -124,20 +124,20 @@ def dead_letter_parcel(
     attrs = _attributes(
         messageId=message_id, attempt=attempt, reason=reason, richpanelStatus=status
     )
-    return Parcel(key, True, for_sqs(body), attrs)
+    return QueueMessage(key, True, for_sqs(body), attrs)
 
 
-def park_seconds(count: int, call_seconds: float = PARK_CALL_SECONDS) -> float:
-    """Time to reserve for parking ``count`` events: their calls, PARK_CONCURRENCY at a time."""
+def queue_seconds(count: int, call_seconds: float = QUEUE_CALL_SECONDS) -> float:
+    """Time to reserve for queues ``count`` events: their calls, QUEUE_CONCURRENCY at a time."""
     calls = math.ceil(max(0, count) / SQS_BATCH_ENTRIES)
-    return PARK_FLOOR_SECONDS + math.ceil(calls / PARK_CONCURRENCY) * call_seconds
+    return QUEUE_FLOOR_SECONDS + math.ceil(calls / QUEUE_CONCURRENCY) * call_seconds
 
 
-def parcel_size(parcel: Parcel) -> int:
+def message_size(message: QueueMessage) -> int:
     attrs = sum(
-        len(k) + len(v["DataType"]) + len(v["StringValue"]) for k, v in parcel.attrs.items()
+        len(k) + len(v["DataType"]) + len(v["StringValue"]) for k, v in message.attrs.items()
     )
-    return len(parcel.body.encode("utf-8")) + attrs
+    return len(message.body.encode("utf-8")) + attrs
 
 
 def chunks(items: list[T], size_of: Callable[[T], int]) -> Iterator[list[T]]:
@@ -155,44 +155,44 @@ def chunks(items: list[T], size_of: Callable[[T], int]) -> Iterator[list[T]]:
         yield group
 
 
-class Parking:
+class Queues:
     """Sends to the retry queue and the DLQ, and postpones retries; boto3 loads on first use."""
 
     def __init__(self, settings: Settings, sqs: SQSClient | None = None) -> None:
         self._settings = settings
         self._sqs = sqs
-        self.call_seconds = PARK_CALL_SECONDS  # how long a round of calls took lately
+        self.call_seconds = QUEUE_CALL_SECONDS  # how long a round of calls took lately
 
     def reserve(self, count: int) -> float:
-        """Seconds to keep back for parking ``count`` events, at the pace SQS has shown."""
-        return park_seconds(count, self.call_seconds)
+        """Seconds to keep back for queues ``count`` events, at the pace SQS has shown."""
+        return queue_seconds(count, self.call_seconds)
 
     @property
     def sqs(self) -> SQSClient:
         if self._sqs is None:
-            import boto3  # deferred: ingest only needs it when it must park
+            import boto3  # deferred: ingest only needs it when it must queue
             from botocore.config import Config
 
             config = Config(
                 connect_timeout=2,
                 read_timeout=5,
                 retries={"mode": "standard"},
-                max_pool_connections=PARK_CONCURRENCY,
+                max_pool_connections=QUEUE_CONCURRENCY,
             )
             self._sqs = boto3.client("sqs", config=config)
         return self._sqs
 
-    def park_many(self, parcels: list[Parcel]) -> dict[int, str]:
-        """Send with SendMessageBatch; returns {key: why} for every parcel NOT parked."""
-        calls: list[tuple[str, list[Parcel]]] = []
+    def send_many(self, messages: list[QueueMessage]) -> dict[int, str]:
+        """Send with SendMessageBatch; returns {key: why} for every message NOT parked."""
+        calls: list[tuple[str, list[QueueMessage]]] = []
         for dead_letter in (False, True):
             url = (
                 self._settings.dead_letter_queue_url
                 if dead_letter
                 else self._settings.retry_queue_url
             )
-            mine = [p for p in parcels if p.dead_letter is dead_letter]
-            calls.extend((url, group) for group in chunks(mine, parcel_size))
+            mine = [p for p in messages if p.dead_letter is dead_letter]
+            calls.extend((url, group) for group in chunks(mine, message_size))
         failed: dict[int, str] = {}
         if not calls:
             return failed
@@ -201,16 +201,16 @@ class Parking:
             failed = self._send_batch(*calls[0])
         else:
             self.sqs  # noqa: B018 - create the client once, before the threads share it
-            with ThreadPoolExecutor(min(PARK_CONCURRENCY, len(calls))) as pool:
+            with ThreadPoolExecutor(min(QUEUE_CONCURRENCY, len(calls))) as pool:
                 for answer in pool.map(lambda call: self._send_batch(*call), calls):
                     failed.update(answer)
-        rounds = math.ceil(len(calls) / PARK_CONCURRENCY)
+        rounds = math.ceil(len(calls) / QUEUE_CONCURRENCY)
         pace = (time.monotonic() - started) / rounds
         # never below the default; a slow round counts at once, a fast one by halves
-        self.call_seconds = max(PARK_CALL_SECONDS, pace, (self.call_seconds + pace) / 2)
+        self.call_seconds = max(QUEUE_CALL_SECONDS, pace, (self.call_seconds + pace) / 2)
         return failed
 
-    def _send_batch(self, url: str, group: list[Parcel]) -> dict[int, str]:
+    def _send_batch(self, url: str, group: list[QueueMessage]) -> dict[int, str]:
         if not url:
             return {p.key: "no queue URL configured" for p in group}
         entries = [
@@ -232,14 +232,14 @@ class Parking:
             for f in answer.get("Failed", [])
         }
 
-    def _park_one(self, parcel: Parcel) -> None:
-        failed = self.park_many([parcel])
+    def _send_one(self, message: QueueMessage) -> None:
+        failed = self.send_many([message])
         if failed:
-            raise ParkError(failed[parcel.key])
+            raise QueueError(failed[message.key])
 
     def to_retry(self, event: dict[str, Any], outcome: Outcome, attempt: int) -> None:
-        """Queue one event for another attempt (ParkError if SQS would not take it)."""
-        self._park_one(retry_parcel(0, event, outcome, attempt))
+        """Queue one event for another attempt (QueueError if SQS would not take it)."""
+        self._send_one(retry_message(0, event, outcome, attempt))
 
     def to_dead_letter(
         self,
@@ -250,11 +250,11 @@ class Parking:
         attempt: int | None = None,
         status: int | None = None,
     ) -> None:
-        """Put one body on the DLQ with its reason (ParkError if SQS would not take it)."""
-        parcel = dead_letter_parcel(
+        """Put one body on the DLQ with its reason (QueueError if SQS would not take it)."""
+        message = dead_letter_message(
             0, body, reason, message_id=message_id, attempt=attempt, status=status
         )
-        self._park_one(parcel)
+        self._send_one(message)
 
     def postpone(self, receipt_handle: str, seconds: int) -> None:
         """Hide a retry-queue message for ``seconds`` before its next attempt."""

@@ -1,6 +1,6 @@
 import pytest
 
-from richpanel_destination.mapping.routing import skip_reason
+from richpanel_destination.mapping.filtering import skip_reason
 
 BASE = {"type": "track", "userId": "u", "event": "E"}
 

@@ -1,39 +1,39 @@
 import json
 import re
 
-from richpanel_destination.delivery.park import (
-    Parcel,
-    Parking,
+from richpanel_destination.delivery.queues import (
+    QueueMessage,
+    Queues,
     chunks,
-    dead_letter_parcel,
-    parcel_size,
-    retry_parcel,
+    dead_letter_message,
+    message_size,
+    retry_message,
 )
 from richpanel_destination.limits import SQS_BATCH_BYTES
 from richpanel_destination.richpanel.outcomes import Kind, Outcome
 from richpanel_destination.settings import Settings
 
 
-def parcel(key: int, size: int = 10) -> Parcel:
-    return Parcel(key, False, "x" * size, {})
+def message(key: int, size: int = 10) -> QueueMessage:
+    return QueueMessage(key, False, "x" * size, {})
 
 
 def test_groups_of_ten() -> None:
-    groups = list(chunks([parcel(i) for i in range(23)], parcel_size))
+    groups = list(chunks([message(i) for i in range(23)], message_size))
     assert [len(g) for g in groups] == [10, 10, 3]
     assert [p.key for g in groups for p in g] == list(range(23))
 
 
 def test_groups_stay_under_the_batch_byte_limit() -> None:
     big = SQS_BATCH_BYTES // 3 + 1  # two fit in a batch, three do not
-    groups = list(chunks([parcel(i, big) for i in range(7)], parcel_size))
+    groups = list(chunks([message(i, big) for i in range(7)], message_size))
     assert [len(g) for g in groups] == [2, 2, 2, 1]
 
 
 def test_retry_after_caps_at_900_seconds_of_delay() -> None:
     outcome = Outcome(Kind.RETRYABLE, "429", 429, retry_after=3600)
-    assert retry_parcel(0, {"messageId": "m"}, outcome, 1).delay == 900
-    assert retry_parcel(0, {}, Outcome(Kind.RETRYABLE, "x", retry_after=1.2), 1).delay == 2
+    assert retry_message(0, {"messageId": "m"}, outcome, 1).delay == 900
+    assert retry_message(0, {}, Outcome(Kind.RETRYABLE, "x", retry_after=1.2), 1).delay == 2
 
 
 class FakeSqs:
@@ -57,13 +57,13 @@ class FakeSqs:
 SETTINGS = Settings(retry_queue_url="retry", dead_letter_queue_url="dlq")
 
 
-def test_park_many_routes_by_queue_and_reports_exactly_what_failed() -> None:
+def test_send_many_routes_by_queue_and_reports_exactly_what_failed() -> None:
     sqs = FakeSqs(fail_ids={"3"})
-    parking = Parking(SETTINGS, sqs)
+    queues = Queues(SETTINGS, sqs)
     out = Outcome(Kind.RETRYABLE, "503", 503)
-    parcels = [retry_parcel(i, {"messageId": f"m{i}"}, out, 1) for i in range(12)]
-    parcels.append(dead_letter_parcel(12, json.dumps({"event": {}}), "400", message_id="m12"))
-    failed = parking.park_many(parcels)
+    messages = [retry_message(i, {"messageId": f"m{i}"}, out, 1) for i in range(12)]
+    messages.append(dead_letter_message(12, json.dumps({"event": {}}), "400", message_id="m12"))
+    failed = queues.send_many(messages)
     assert failed == {3: "SQS refused: InternalError: "}
     assert [(url, len(entries)) for url, entries in sqs.batches] == [
         ("retry", 10),
@@ -73,9 +73,9 @@ def test_park_many_routes_by_queue_and_reports_exactly_what_failed() -> None:
 
 
 def test_an_unreachable_queue_fails_only_its_own_parcels() -> None:
-    parking = Parking(SETTINGS, FakeSqs(raise_on="dlq"))
+    queues = Queues(SETTINGS, FakeSqs(raise_on="dlq"))
     out = Outcome(Kind.RETRYABLE, "503", 503)
-    failed = parking.park_many([retry_parcel(0, {}, out, 1), dead_letter_parcel(1, "{}", "400")])
+    failed = queues.send_many([retry_message(0, {}, out, 1), dead_letter_message(1, "{}", "400")])
     assert list(failed) == [1]
     assert failed[1].startswith("SQS send failed: ConnectionError: SQS is down")
 
@@ -86,8 +86,8 @@ def test_an_unreachable_queue_fails_only_its_own_parcels() -> None:
 SQS_ALLOWED = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
 
 
-def valid_for_sqs(parcel: Parcel) -> bool:
-    texts = [parcel.body, *(a["StringValue"] for a in parcel.attrs.values())]
+def valid_for_sqs(message: QueueMessage) -> bool:
+    texts = [message.body, *(a["StringValue"] for a in message.attrs.values())]
     return all(SQS_ALLOWED.fullmatch(text) for text in texts)
 
 
@@ -102,37 +102,37 @@ HOSTILE = {
 
 def test_queued_bodies_and_attributes_are_always_valid_for_sqs() -> None:
     outcome = Outcome(Kind.RETRYABLE, "Richpanel answered 503: \ufffe\x02", 503)
-    parcel = retry_parcel(0, HOSTILE, outcome, attempt=1)
-    assert valid_for_sqs(parcel)
-    assert json.loads(parcel.body)["event"] == HOSTILE  # escaped, not changed
-    dead = dead_letter_parcel(0, "poison \ud800 \uffff", "bad", message_id="m\x01")
+    message = retry_message(0, HOSTILE, outcome, attempt=1)
+    assert valid_for_sqs(message)
+    assert json.loads(message.body)["event"] == HOSTILE  # escaped, not changed
+    dead = dead_letter_message(0, "poison \ud800 \uffff", "bad", message_id="m\x01")
     assert valid_for_sqs(dead)
 
 
 def test_a_write_key_in_the_body_is_not_queued() -> None:
     event = {**HOSTILE, "writeKey": "sk-live-123456"}
-    parcel = retry_parcel(0, event, Outcome(Kind.RETRYABLE, "x"), attempt=1)
-    assert "writeKey" not in json.loads(parcel.body)["event"]
-    assert "sk-live-123456" not in parcel.body
+    message = retry_message(0, event, Outcome(Kind.RETRYABLE, "x"), attempt=1)
+    assert "writeKey" not in json.loads(message.body)["event"]
+    assert "sk-live-123456" not in message.body
 
 
 def test_parcels_carry_richpanel_status_as_a_number() -> None:
-    retry = retry_parcel(0, {"messageId": "m"}, Outcome(Kind.RETRYABLE, "503", 503), 1)
+    retry = retry_message(0, {"messageId": "m"}, Outcome(Kind.RETRYABLE, "503", 503), 1)
     assert retry.attrs["richpanelStatus"] == {"DataType": "Number", "StringValue": "503"}
-    timed_out = retry_parcel(0, {"messageId": "m"}, Outcome(Kind.RETRYABLE, "timed out"), 1)
+    timed_out = retry_message(0, {"messageId": "m"}, Outcome(Kind.RETRYABLE, "timed out"), 1)
     assert "richpanelStatus" not in timed_out.attrs  # no answer, no status
-    dead = dead_letter_parcel(0, "{}", "Richpanel answered 400", message_id="m", status=400)
+    dead = dead_letter_message(0, "{}", "Richpanel answered 400", message_id="m", status=400)
     assert dead.attrs["richpanelStatus"] == {"DataType": "Number", "StringValue": "400"}
-    assert "richpanelStatus" not in dead_letter_parcel(0, "{}", "poison message: x").attrs
+    assert "richpanelStatus" not in dead_letter_message(0, "{}", "poison message: x").attrs
 
 
 def test_parcels_leave_room_for_redriven_within_the_sqs_limit_of_10() -> None:
-    """Every attribute set: a retry parcel has 6, a DLQ parcel 4; a redrive adds redriven."""
+    """Every attribute set: a retry message has 6, a DLQ message 4; a redrive adds redriven."""
     outcome = Outcome(Kind.RETRYABLE, "429", 429, retry_after=5)
-    retry = retry_parcel(0, {"messageId": "m", "type": "track"}, outcome, 1)
+    retry = retry_message(0, {"messageId": "m", "type": "track"}, outcome, 1)
     assert sorted(retry.attrs) == sorted(
         ["messageId", "type", "attempt", "reason", "retryAfter", "richpanelStatus"]
     )
-    dead = dead_letter_parcel(0, "{}", "400", message_id="m", attempt=2, status=400)
+    dead = dead_letter_message(0, "{}", "400", message_id="m", attempt=2, status=400)
     assert sorted(dead.attrs) == sorted(["messageId", "attempt", "reason", "richpanelStatus"])
     assert max(len(retry.attrs), len(dead.attrs)) + len(["redriven"]) == 7 <= 10

@@ -1,19 +1,24 @@
 """Richpanel event-ingest sandbox: a local stand-in for {base}/t and {base}/bt.
 
 Decodes and checks calls independently of the project's encoder, records every ingest
-request and can be told to misbehave (status, latency, Retry-After) or to fail a random
-share of requests (error statuses, timeouts, connection resets). Control API:
+request, answers 200 to a well-formed call with an unknown appClientId or a bad signature
+and records it as dropped (``strict``: 401, as before), builds a customer store from the
+accepted calls with Richpanel's REST read-back over it
+(``GET {rest_path}/{email|phone|uid}/{value}`` with ``x-richpanel-key``), and can be
+told to misbehave (status, latency, Retry-After) or to fail a random share of requests
+(error statuses, timeouts, connection resets). Control API:
 
-- ``GET /_sandbox/calls[?status=N]``, ``DELETE /_sandbox/calls``
+- ``GET /_sandbox/calls[?status=N]``, ``DELETE /_sandbox/calls`` (also empties the store)
 - ``GET /_sandbox/accepted`` (accepted calls per eventId)
 - ``GET|POST|DELETE /_sandbox/behaviour`` (POST body: status, delay_ms, retry_after,
   times, body, fail_rate, seed, failures)
 - ``GET /_sandbox/health``
 
 Modules: contract (wire decoding and checks), faults (injected behaviour), state (recorded
-calls), server (HTTP server, Sandbox, CLI).
+calls), customers (customer store, REST read-back), server (HTTP server, Sandbox, CLI).
 
-Standalone: ``python -m local.sandbox --port 4010 --app-client-id KEY [--secret S]``.
+Standalone: ``python -m local.sandbox --port 4010 --app-client-id KEY [--secret S]
+[--strict] [--rest-key K] [--visible-after-ms MS] [--rest-path /v1/customers]``.
 """
 
 from local.sandbox.contract import (
@@ -22,6 +27,7 @@ from local.sandbox.contract import (
     SandboxConfig,
     evaluate_ingest,
 )
+from local.sandbox.customers import CustomerStore, read_back
 from local.sandbox.faults import Behaviour, Failure, Injection
 from local.sandbox.server import CONTROL_PREFIX, Sandbox, main, start_sandbox
 from local.sandbox.state import SandboxState
@@ -30,6 +36,7 @@ __all__ = [
     "CONTROL_PREFIX",
     "SIGNING_CHOICES",
     "Behaviour",
+    "CustomerStore",
     "Failure",
     "IngestOutcome",
     "Injection",
@@ -38,5 +45,6 @@ __all__ = [
     "SandboxState",
     "evaluate_ingest",
     "main",
+    "read_back",
     "start_sandbox",
 ]

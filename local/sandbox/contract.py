@@ -2,6 +2,8 @@
 
 A /t body is ``{"h": base64(JSON call), "s": signature}``, a /bt body ``{"hs": base64(JSON
 {"events": [...]}), "s": ...}``; the signature is md5 or sha256 of the base64 text + secret.
+Like Richpanel, a well-formed body with an unknown appClientId or a bad signature is answered
+200 and dropped; ``strict`` answers it 401 instead.
 """
 
 from __future__ import annotations
@@ -27,20 +29,36 @@ class IngestOutcome:
     calls: list[Any]
     error: str | None
     batch_events: bool = False
+    dropped: str | None = None
 
 
 @dataclass
 class SandboxConfig:
-    """Credentials the sandbox accepts."""
+    """Credentials the sandbox accepts and how it answers.
+
+    strict: 401 for an unknown appClientId or a bad signature (Richpanel answers 200 and
+    drops the call); rest_key / rest_path: the REST read-back's key and path prefix;
+    visible_after_ms: delay before an accepted call shows in the read-back.
+    """
 
     app_client_id: str
     secret: str | None = None
     signing: str = "md5"
+    strict: bool = False
+    rest_key: str = "local-dev-rest-key"
+    visible_after_ms: int = 0
+    rest_path: str = "/v1/customers"
 
     def __post_init__(self) -> None:
-        """Validate the signing scheme."""
+        """Validate the signing scheme, the delay and the REST path."""
         if self.signing not in SIGNING_CHOICES:
             raise ValueError(f"signing must be one of {SIGNING_CHOICES}")
+        if self.visible_after_ms < 0:
+            raise ValueError("visible_after_ms must be >= 0")
+        path = "/" + self.rest_path.strip("/")
+        if path == "/" or path.startswith("/_sandbox"):
+            raise ValueError("rest_path must be a path outside /_sandbox/")
+        self.rest_path = path
 
     def expected_signature(self, encoded: str) -> str | None:
         """Hex signature of the encoded call, or None when calls are not signed."""
@@ -80,10 +98,15 @@ def evaluate_ingest(kind: str, raw: bytes, config: SandboxConfig) -> IngestOutco
     if not isinstance(decoded, dict):
         message = f"{field_name} is not base64 of a UTF-8 JSON object"
         return _error(400, message, signature_valid, [None])
+    dropped = None
     if decoded.get("appClientId") != config.app_client_id:
-        return _error(401, "invalid appClientId", signature_valid, [decoded])
-    if signature_valid is False:
-        return _error(401, "invalid signature", signature_valid, [decoded])
+        if config.strict:
+            return _error(401, "invalid appClientId", signature_valid, [decoded])
+        dropped = "unknown appClientId"
+    elif signature_valid is False:
+        if config.strict:
+            return _error(401, "invalid signature", signature_valid, [decoded])
+        dropped = "invalid signature"
     if kind == "t":
         events: list[Any] = [decoded]
     else:
@@ -103,4 +126,5 @@ def evaluate_ingest(kind: str, raw: bytes, config: SandboxConfig) -> IngestOutco
             outcome = _error(400, "uid is required", signature_valid, events)
             outcome.batch_events = kind == "bt"
             return outcome
-    return IngestOutcome(200, {"status": "ok"}, signature_valid, events, None, kind == "bt")
+    ok = {"status": "ok"}
+    return IngestOutcome(200, ok, signature_valid, events, None, kind == "bt", dropped)

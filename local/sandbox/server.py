@@ -1,4 +1,4 @@
-"""The sandbox HTTP server (ingest + control API), its embeddable form and its CLI."""
+"""The sandbox HTTP server (ingest, REST read-back, control API), embeddable form and CLI."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from local._http import BackgroundServer, LocalHTTPServer, QuietHandler, ServerThread
 from local.sandbox.contract import SIGNING_CHOICES, IngestOutcome, SandboxConfig, evaluate_ingest
+from local.sandbox.customers import read_back
 from local.sandbox.faults import Behaviour, Failure, injected
 from local.sandbox.state import SandboxState
 
@@ -43,7 +44,12 @@ class _SandboxHandler(QuietHandler):
             self._control(url.path[len(CONTROL_PREFIX) :].rstrip("/"), url.query, raw, state)
             return
         match = _INGEST_PATH.match(url.path)
-        if match is None:
+        rest_path = state.config.rest_path
+        if match is None and url.path.startswith(rest_path + "/"):
+            rest, key = url.path[len(rest_path) :], state.config.rest_key
+            status, answer = read_back(state.customers, key, self.command, rest, dict(self.headers))
+            self.send_json(status, answer)
+        elif match is None:
             self.send_json(404, {"error": "not found"})
         elif self.command != "POST":
             self.send_json(405, {"error": "method not allowed"}, [("Allow", "POST")])
@@ -151,9 +157,20 @@ class Sandbox(BackgroundServer):
         host: str = "127.0.0.1",
         port: int = 0,
         quiet: bool = True,
+        *,
+        strict: bool = False,
+        rest_key: str = "local-dev-rest-key",
+        visible_after_ms: int = 0,
+        rest_path: str = "/v1/customers",
     ) -> None:
-        """Bind host:port (0 = free port); call start() to serve."""
-        self.state = SandboxState(SandboxConfig(app_client_id, secret or None, signing))
+        """Bind host:port (0 = free port); call start() to serve.
+
+        strict: 401 for an unknown appClientId or bad signature (default: 200, dropped).
+        """
+        config = SandboxConfig(
+            app_client_id, secret or None, signing, strict, rest_key, visible_after_ms, rest_path
+        )
+        self.state = SandboxState(config)
         server = _SandboxServer((host, port), _SandboxHandler, quiet)
         server.state = self.state
         self._thread = ServerThread(server, "richpanel-sandbox")
@@ -166,13 +183,30 @@ def start_sandbox(
     host: str = "127.0.0.1",
     port: int = 0,
     quiet: bool = True,
+    *,
+    strict: bool = False,
+    rest_key: str = "local-dev-rest-key",
+    visible_after_ms: int = 0,
+    rest_path: str = "/v1/customers",
 ) -> Sandbox:
     """Start a sandbox in a background thread; stop it with .stop()."""
-    return Sandbox(app_client_id, secret, signing, host, port, quiet).start()
+    sandbox = Sandbox(
+        app_client_id,
+        secret,
+        signing,
+        host,
+        port,
+        quiet,
+        strict=strict,
+        rest_key=rest_key,
+        visible_after_ms=visible_after_ms,
+        rest_path=rest_path,
+    )
+    return sandbox.start()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the sandbox until SIGINT/SIGTERM."""
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The CLI's options."""
     parser = argparse.ArgumentParser(
         prog="python -m local.sandbox",
         description="Richpanel event-ingest sandbox: a local stand-in for {base}/t and {base}/bt.",
@@ -182,10 +216,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--app-client-id", required=True, help="accepted appClientId (API key)")
     parser.add_argument("--secret", default=None, help="API secret; when set calls must be signed")
     parser.add_argument("--signing", choices=SIGNING_CHOICES, default="md5")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="401 for an unknown appClientId or bad signature (Richpanel: 200, dropped)",
+    )
+    parser.add_argument("--rest-key", default="local-dev-rest-key", help="x-richpanel-key")
+    parser.add_argument(
+        "--visible-after-ms",
+        type=int,
+        default=0,
+        help="delay before an accepted call shows in the REST read-back",
+    )
+    parser.add_argument("--rest-path", default="/v1/customers", help="REST read-back prefix")
     parser.add_argument("--quiet", action="store_true", help="no access log on stderr")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the sandbox until SIGINT/SIGTERM."""
+    args = parse_args(argv)
     sandbox = start_sandbox(
-        args.app_client_id, args.secret, args.signing, args.host, args.port, args.quiet
+        args.app_client_id,
+        args.secret,
+        args.signing,
+        args.host,
+        args.port,
+        args.quiet,
+        strict=args.strict,
+        rest_key=args.rest_key,
+        visible_after_ms=args.visible_after_ms,
+        rest_path=args.rest_path,
     )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -193,8 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     signing = args.signing if args.secret else "unsigned"
     print(
         f"Richpanel sandbox on {sandbox.url} (ingest: POST {sandbox.url}/v2/t and /v2/bt, "
-        f"signing: {signing})\n  calls: {sandbox.url}/_sandbox/calls  "
-        f"behaviour: {sandbox.url}/_sandbox/behaviour",
+        f"signing: {signing}{', strict' if args.strict else ''})\n"
+        f"  calls: {sandbox.url}/_sandbox/calls  behaviour: {sandbox.url}/_sandbox/behaviour\n"
+        f"  read-back: GET {sandbox.url}{sandbox.state.config.rest_path}/{{email|phone|uid}}/V "
+        f"-H 'x-richpanel-key: {args.rest_key}'",
         file=sys.stderr,
         flush=True,
     )

@@ -1,14 +1,16 @@
-"""The sandbox's recorded state: ingest requests, accepted counts and the current behaviour."""
+"""The sandbox's recorded state: ingest requests, accepted counts, customers and behaviour."""
 
 from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from local.sandbox.contract import IngestOutcome, SandboxConfig
+from local.sandbox.customers import CustomerStore
 from local.sandbox.faults import Behaviour, Injection
 
 
@@ -25,6 +27,11 @@ class SandboxState:
     _accepted: Counter[str] = field(default_factory=Counter)
     _accepted_total: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    customers: CustomerStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        """A customer store with the configured visibility delay."""
+        self.customers = CustomerStore(self.config.visible_after_ms)
 
     def take_injection(self) -> Injection | None:
         """What the behaviour does to one ingest request (consumes one of its `times`).
@@ -71,9 +78,13 @@ class SandboxState:
         """Record one ingest request: one entry per call it carried (batch events apart).
 
         status None means no HTTP answer (connection reset); a call is accepted only when
-        answered 2xx.
+        answered 2xx and not dropped (unknown appClientId, bad signature). Accepted calls
+        update the customer store.
         """
-        accepted = status is not None and 200 <= status < 300
+        answered = status is not None and 200 <= status < 300
+        dropped = outcome.dropped if answered else None
+        accepted = answered and dropped is None
+        arrived = time.monotonic()
         with self._lock:
             self._requests += 1
             for index, call in enumerate(outcome.calls):
@@ -87,6 +98,7 @@ class SandboxState:
                         "received_at": received_at,
                         "status": status,
                         "accepted": accepted,
+                        "dropped": dropped,
                         "signature_valid": outcome.signature_valid,
                         "call": call,
                         "error": error,
@@ -94,6 +106,7 @@ class SandboxState:
                     }
                 )
                 if accepted:
+                    self.customers.add(call, arrived)
                     self._accepted_total += 1
                     event_id = call.get("eventId") if isinstance(call, dict) else None
                     if event_id is not None:
@@ -110,8 +123,9 @@ class SandboxState:
             return {"accepted": dict(self._accepted), "total": self._accepted_total}
 
     def clear(self) -> None:
-        """Forget recorded entries (and the accepted counts)."""
+        """Forget recorded entries, the accepted counts and the customer store."""
         with self._lock:
+            self.customers.clear()
             self.calls.clear()
             self._accepted.clear()
             self._accepted_total = 0

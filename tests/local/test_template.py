@@ -235,6 +235,14 @@ def sandbox() -> Iterator[Sandbox]:
     server.stop()
 
 
+@pytest.fixture
+def strict_sandbox() -> Iterator[Sandbox]:
+    """A signed (md5) sandbox in strict mode: 401 for a wrong key or signature."""
+    server = start_sandbox(KEY, SECRET, "md5", port=0, strict=True)
+    yield server
+    server.stop()
+
+
 def call(**extra: Any) -> dict[str, Any]:
     """A minimal valid track call."""
     return {"appClientId": KEY, "event": "track", "userProperties": {"uid": "u1"}, **extra}
@@ -254,8 +262,9 @@ def test_sandbox_accepts_and_records_signed_call(sandbox: Sandbox) -> None:
     assert calls[0]["error"] is None
 
 
-def test_sandbox_rejections(sandbox: Sandbox) -> None:
-    """Wrong key, bad signature, identify without uid, undecodable h: recorded failures."""
+def test_sandbox_rejections(strict_sandbox: Sandbox) -> None:
+    """Strict mode: wrong key, bad signature (401), no uid, undecodable h: recorded failures."""
+    sandbox = strict_sandbox
     url = f"{sandbox.url}/v3/t"
     wrong_key = requests.post(url, json=signed("h", call(appClientId="other")), timeout=5)
     assert (wrong_key.status_code, wrong_key.json()) == (401, {"error": "invalid appClientId"})
@@ -331,7 +340,9 @@ def test_sandbox_sha256_and_unsigned_modes() -> None:
         good = requests.post(f"{sha.url}/v2/t", json={"h": encoded, "s": signature}, timeout=5)
         assert good.status_code == 200
         md5_body = signed("h", call())
-        assert requests.post(f"{sha.url}/v2/t", json=md5_body, timeout=5).status_code == 401
+        assert requests.post(f"{sha.url}/v2/t", json=md5_body, timeout=5).status_code == 200
+        dropped = requests.get(f"{sha.url}/_sandbox/calls", timeout=5).json()["calls"][-1]
+        assert (dropped["accepted"], dropped["dropped"]) == (False, "invalid signature")
         unsigned = requests.post(f"{open_box.url}/v2/t", json={"h": encoded}, timeout=5)
         assert unsigned.status_code == 200
         entry = requests.get(f"{open_box.url}/_sandbox/calls", timeout=5).json()["calls"][0]

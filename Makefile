@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed-stamp
 NODE_DIR   := tests/e2e/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 
-.PHONY: venv node-deps run test test-deployed lint format unit integration fuzz bench clean docs dlq redrive redrive-aws
+.PHONY: venv node-deps run test test-deployed lint format unit integration fuzz bench clean docs dlq redrive redrive-aws verify
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,10 @@ redrive: venv
 # (or ARGS="--source DLQ_URL --destination RETRY_URL"); AWS credentials from your environment.
 redrive-aws: venv
 	$(REDRIVE) $(if $(STACK),--stack $(STACK)) $(ARGS)
+
+# Prove arrival (docs/operations.md#verify-arrival): the local stack, or Richpanel with RICHPANEL_*.
+verify: venv
+	PYTHONPATH=layers/common $(BIN)/python -m ops.verify $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -53,6 +53,8 @@ CONVERSIONS = """
   `"1.5"`); strings are kept as they are.
 - **`|list`** wraps a single value in a list; **`|epoch_ms`** turns an
   ISO-8601 timestamp into epoch milliseconds (no value when it is not one);
+  **`|platform`** (`platform`) names the sender as Richpanel's plugins name theirs:
+  `Segment (<library name> <version>)` from `context.library`, else `Segment`;
   **`|first_word`** and **`|last_words`** split a name on whitespace."""
 
 DECISIONS = """

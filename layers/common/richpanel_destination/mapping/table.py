@@ -29,6 +29,7 @@ DOC_EMAIL = "Richpanel Segment destination docs: page/track only update email"
 DOC_ENGAGE = "Richpanel Segment destination docs: Engage"
 SDK = "Richpanel plugins and SDKs (research/richpanel-wire-contract.md)"
 PLUGINS = "Richpanel's Magento 2 and WooCommerce plugins (richpanel-wire-contract.md, New evidence)"
+BROWSER = "Richpanel's hosted browser tracking script (richpanel-wire-contract.md, New evidence)"
 FIELD_REPORT = "field report from a live tenant (richpanel-wire-contract.md, New evidence, T3)"
 SEGMENT = "Segment Spec reserved fields"
 
@@ -61,7 +62,13 @@ def traits(*names: str) -> tuple[str, ...]:
     return tuple(f"traits.{n}" for n in names) + tuple(f"context.traits.{n}" for n in names)
 
 
+# What the call says about its sender, as Richpanel's own senders do: WooCommerce sends
+# platform "WordPress x / WooCommerce y" and its version; the browser script its version.
+VERSION = "richpanel-destination 0.1.0"
+
 COMMON: tuple[Rule, ...] = (
+    Rule("platform", ("context.library|platform",), "own code", PLUGINS, default="Segment"),
+    Rule("version", (), "own code", PLUGINS, default=VERSION),
     Rule("eventId", ("messageId",)),
     Rule("did", ("anonymousId",)),
     Rule("sid", SESSION_SOURCES, "documented", DOC_SESSION),
@@ -69,6 +76,13 @@ COMMON: tuple[Rule, ...] = (
     Rule("context.ip.networkIP", ("context.ip",)),
     Rule("context.page", ("context.page",), spread=True),
     Rule("context.userAgent", ("context.userAgent",)),
+    # the browser script's context keys, from Segment's context where present
+    Rule("context.device", ("context.device",), "own code", BROWSER),
+    Rule("context.os", ("context.os",), "own code", BROWSER),
+    Rule("context.browser", ("context.userAgentData",), "inferred", BROWSER),
+    Rule("context.screen", ("context.screen",), "own code", BROWSER),
+    Rule("context.timezone", ("context.timezone",), "own code", BROWSER),
+    Rule("context.location", ("context.location",), "own code", BROWSER),
     Rule("userProperties.uid", ("userId",), "documented", DOC_EVENT),
 )
 

@@ -79,7 +79,17 @@ def _last_words(value: Any) -> str | None:
     return " ".join(_words(value)[1:]) or None
 
 
+def _platform(library: Any) -> Any:
+    """Segment and the sending library, as Richpanel's plugins name their platform."""
+    if not isinstance(library, dict):
+        return "Segment"
+    name, version = library.get("name"), library.get("version")
+    parts = [str(p) for p in (name, version) if isinstance(p, str | int | float) and p != ""]
+    return f"Segment ({' '.join(parts)})" if parts else "Segment"
+
+
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "platform": _platform,
     "epoch_ms": epoch_ms,
     "string": _string,
     "number": _number,

@@ -61,6 +61,7 @@ lint: venv
 	$(BIN)/mypy ops
 	$(BIN)/mypy functions/ingest/app.py
 	$(BIN)/mypy functions/retry/app.py
+	$(BIN)/mypy functions/canary/app.py
 
 format: venv
 	$(BIN)/ruff format .

@@ -14,7 +14,6 @@ import argparse
 import io
 import json
 import os
-import shlex
 import signal
 import sys
 import threading
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 
 from local import store_faults
 from local.api import LocalApi, targets_from_template
+from local.banner import banner
 from local.dynamodb import (
     TableInfo,
     create_template_tables,
@@ -35,10 +35,9 @@ from local.dynamodb import (
 from local.lambda_runtime import LocalFunction, load_function
 from local.poller import SqsPoller
 from local.sandbox import Sandbox
+from local.scheduler import Scheduler, schedulers
 from local.secrets import (
     LOCAL_INBOUND,
-    LOCAL_WEBHOOK_SECRET,
-    LOCAL_WRITE_KEY,
     put_secret,
     richpanel_secret,
 )
@@ -56,6 +55,8 @@ from local.template import FunctionSpec, ResolveContext, Template, TemplateError
 BASE_URL_PARAMETER = "RichpanelBaseUrl"
 RICHPANEL_SECRET_PARAMETER = "RichpanelSecretArn"
 INBOUND_SECRET_PARAMETER = "InboundSecretArn"
+REST_SECRET_PARAMETER = "RichpanelRestSecretArn"  # optional: set, the canary exists
+API_URL_VARIABLE = "CANARY_API_URL"  # the stack's own API: locally, the local API's URL
 SIGNING_PARAMETER = "RichpanelSigning"
 DEFAULT_INGEST_VERSION_PATH = "/v2"
 
@@ -84,6 +85,8 @@ def merged_environment(
     merged: dict[str, str] = {}
     owners: dict[str, str] = {}
     for spec in specs:
+        if spec.condition and not context.condition(spec.condition):
+            continue  # CloudFormation would not create it
         for name, raw in spec.environment.items():
             if name in overrides:
                 merged[name] = overrides[name]
@@ -139,6 +142,7 @@ class LocalStack:
         self.tables: dict[str, TableInfo] = {}
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[SqsPoller] = []
+        self.schedulers: list[Scheduler] = []
         self.environment: dict[str, str] = {}
         self.overridden: list[str] = []
         self.richpanel_secret: dict[str, str] = {}
@@ -192,16 +196,31 @@ class LocalStack:
         default_base = self.template.parameter_defaults().get(BASE_URL_PARAMETER, "")
         version_path = urlsplit(default_base).path.rstrip("/") or DEFAULT_INGEST_VERSION_PATH
         context.parameters[BASE_URL_PARAMETER] = self.sandbox.url + version_path
+        if REST_SECRET_PARAMETER in self.template.parameters:  # the canary reads the sandbox
+            rest = {"restKey": self.sandbox.state.config.rest_key, "restUrl": self.sandbox.url}
+            context.parameters[REST_SECRET_PARAMETER] = put_secret(
+                self.sqs.endpoint_url, context.region, f"{context.stack_name}/rest", rest
+            )
+        specs = [s for s in specs if not s.condition or context.condition(s.condition)]
 
         declared = {name for spec in specs for name in spec.environment}
         overrides = {name: self.environ[name] for name in declared if name in self.environ}
-        self.overridden = sorted(overrides)
+        if API_URL_VARIABLE in declared:  # known once the API listens (set below)
+            overrides.setdefault(API_URL_VARIABLE, "")
+        self.overridden = sorted(name for name in overrides if name in self.environ)
         self.environment = merged_environment(specs, context, overrides)
         os.environ.update(self.environment)
         os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
 
         lock = threading.Lock() if self.serialize_invocations else None
-        self.functions = {spec.logical_id: load_function(spec, context, lock) for spec in specs}
+        # A function that calls the stack's own API (the canary) must not hold the lock the
+        # API's invocation then waits for; it adds its metrics only once its calls are done.
+        self.functions = {
+            spec.logical_id: load_function(
+                spec, context, None if API_URL_VARIABLE in spec.environment else lock
+            )
+            for spec in specs
+        }
         self.api = LocalApi(
             targets_from_template(self.template, self.functions),
             stage=self.template.api_stage_name(context),
@@ -209,7 +228,12 @@ class LocalStack:
             port=self.api_port,
             account_id=context.account_id,
         ).start()
+        if API_URL_VARIABLE in declared and not self.environ.get(API_URL_VARIABLE):
+            os.environ[API_URL_VARIABLE] = self.environment[API_URL_VARIABLE] = self.api.url
         self._start_pollers(context)
+        self.schedulers = schedulers(self.template, self.functions, context, self.environ)
+        for scheduler in self.schedulers:
+            scheduler.start()
 
     def _start_pollers(self, context: ResolveContext) -> None:
         by_arn = {queue.arn: queue for queue in self.queues.values()}
@@ -234,6 +258,8 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop everything that was started, pollers first."""
+        for scheduler in self.schedulers:
+            scheduler.stop()
         for poller in self.pollers:
             poller.stop()
         for component in (self.api, self.sandbox, self.sqs):
@@ -258,70 +284,8 @@ class LocalStack:
         }
 
     def banner(self) -> str:
-        """Human-readable summary of where everything listens."""
-        assert self.api and self.sandbox and self.sqs and self.context
-        routes = self.template.api_routes()
-        lines = [
-            f"Local stack {self.context.stack_name} (from {self.template.base_dir}/template.yaml)",
-            f"  API (stage {self.api.stage}, paths without the stage prefix): {self.api.url}",
-        ]
-        lines += [f"    {r.method:6} {self.api.url}{r.path}  -> {r.function_id}" for r in routes]
-        example = next(
-            (r for r in routes if r.path.endswith("/track")), routes[0] if routes else None
-        )
-        if example is not None:
-            payload = json.dumps(
-                {
-                    "type": "track",
-                    "event": "Order Completed",
-                    "userId": "user-1",
-                    "messageId": "local-example-1",
-                    "timestamp": "2024-01-01T00:00:00Z",
-                    "properties": {"order_id": "1001", "total": 10},
-                }
-            )
-            lines.append(
-                f"    try: curl -sS -u {LOCAL_WRITE_KEY}: -X {example.method} "
-                f"{self.api.url}{example.path} "
-                f"-H 'Content-Type: application/json' -d {shlex.quote(payload)}"
-            )
-        auth = self.environment.get("INBOUND_AUTH", "")
-        lines.append(
-            f"  inbound auth: {auth}; write key {LOCAL_WRITE_KEY!r} (Basic auth or body "
-            f"writeKey), webhook secret {LOCAL_WEBHOOK_SECRET!r} (X-Signature)"
-        )
-        config = self.sandbox.state.config
-        signing = config.signing if config.secret else "unsigned"
-        base_url = self.environment.get("RICHPANEL_BASE_URL") or self.context.parameters.get(
-            BASE_URL_PARAMETER
-        )
-        lines += [
-            f"  Richpanel sandbox: {self.sandbox.url}  (functions post to {base_url}; "
-            f"appClientId {config.app_client_id!r}, signing {signing})",
-            f"    calls:     curl -sS {self.sandbox.url}/_sandbox/calls",
-            f"    misbehave: curl -sS -X POST {self.sandbox.url}/_sandbox/behaviour "
-            '-d \'{"status": 503, "times": 1}\'',
-            f"  SQS (moto): {self.sqs.endpoint_url}  (AWS_ENDPOINT_URL; keys testing/testing, "
-            f"{self.context.region})",
-        ]
-        lines += [f"    {q.logical_id:16} {q.url}" for q in self.queues.values()]
-        if self.tables:
-            lines.append(f"  DynamoDB (moto, same endpoint): {self.sqs.endpoint_url}")
-            lines += [
-                f"    {t.logical_id:16} {t.name}"
-                + (f"  (TTL on {t.ttl_attribute})" if t.ttl_attribute else "")
-                for t in self.tables.values()
-            ]
-        lines += [
-            f"    poller: {p.function.spec.logical_id} <- {p.queue_url.rsplit('/', 1)[-1]} "
-            f"(batch {p.source.batch_size}, window {p.source.maximum_batching_window_seconds:g}s, "
-            f"{p.workers} worker(s))"
-            for p in self.pollers
-        ]
-        if self.overridden:
-            lines.append(f"  From your environment: {', '.join(self.overridden)}")
-        lines.append("Ctrl-C to stop.")
-        return "\n".join(lines)
+        """Human-readable summary of where everything listens (local/banner.py)."""
+        return banner(self)
 
 
 def write_ready_file(path: Path, info: Mapping[str, Any]) -> None:

@@ -95,6 +95,7 @@ class FunctionSpec:
     layer_dirs: tuple[Path, ...]
     function_name: Any
     events: Mapping[str, Any]
+    condition: str | None = None  # the resource's Condition: created only when it holds
 
 
 @dataclass(frozen=True)

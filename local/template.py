@@ -227,6 +227,7 @@ class Template:
             layer_dirs=tuple(self._layer_dirs(logical_id, layers)),
             function_name=props.get("FunctionName"),
             events=self._events(logical_id),
+            condition=self.resources[logical_id].get("Condition"),
         )
 
     def functions(self) -> dict[str, FunctionSpec]:

@@ -97,6 +97,8 @@ def test_track_arrives_mapped_at_the_sandbox(stack: Any) -> None:
         "properties": {"button": "header"},
         "userProperties": {"uid": "user-42", "email": "jane@example.com"},
         "context": {"ip": {"networkIP": "203.0.113.7"}},
+        "platform": "Segment",
+        "version": "richpanel-destination 0.1.0",
     }
 
 

@@ -111,6 +111,37 @@ def expected_retry(cfn: Any) -> set[tuple[str, str]]:
     }
 
 
+REST_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rd/rest-MnOpQr"
+
+
+def expected_canary(cfn: Any) -> set[tuple[str, str]]:
+    """The write key (to send through the API) and the REST key (to read back); no
+    cloudwatch:PutMetricData: its metrics are EMF log lines."""
+    return {
+        ("secretsmanager:GetSecretValue", cfn.parameters["InboundSecretArn"]),
+        ("secretsmanager:GetSecretValue", REST_SECRET_ARN),
+    }
+
+
+@pytest.mark.parametrize("parameters", VARIANTS, ids=lambda p: ",".join(p) or "defaults")
+def test_canary_role_grants_exactly_what_the_canary_needs(
+    cfn_for: Callable[..., Any], parameters: dict[str, str]
+) -> None:
+    """Its own role: read its two secrets, logs and X-Ray; not Richpanel's secret, no queue."""
+    cfn = cfn_for(RichpanelRestSecretArn=REST_SECRET_ARN, **parameters)
+    role_id = role_of(cfn, "CanaryFunction")
+    assert role_id == "CanaryFunctionRole"
+    assert cfn.active(role_id)
+    assert grants(cfn, role_id) == expected_canary(cfn)
+    assert managed_policies(cfn, role_id) == ALLOWED_MANAGED_POLICIES
+    assert role_id not in {role_of(cfn, fid) for fid in ("IngestFunction", "RetryFunction")}
+
+
+def test_no_canary_role_without_its_secret(cfn: Any) -> None:
+    assert not cfn.active("CanaryFunctionRole")
+    assert not cfn.active("CanaryFunction")
+
+
 @pytest.mark.parametrize("parameters", VARIANTS, ids=lambda p: ",".join(p) or "defaults")
 def test_ingest_role_grants_exactly_what_ingest_needs(
     cfn_for: Callable[..., Any], parameters: dict[str, str]

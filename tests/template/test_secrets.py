@@ -15,6 +15,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # A name that suggests a credential (InboundAuth is a mode switch, not a credential).
 CREDENTIAL_NAME = re.compile(r"(?i)(key|secret|token|password|passwd|credential)")
 SECRET_ARN_PARAMETERS = {"RichpanelSecretArn", "InboundSecretArn"}
+# Optional: empty by default (the canary's REST key; empty = no canary).
+OPTIONAL_SECRET_ARN_PARAMETERS = {"RichpanelRestSecretArn"}
 # Values that look like a credential rather than a setting, a URL, a name or an ARN.
 CREDENTIAL_VALUE = [
     re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"),  # AWS access key id
@@ -61,9 +63,13 @@ def environments(cfn: Any) -> dict[str, dict[str, Any]]:
 def test_only_the_secret_arns_are_credential_parameters(raw: dict[str, Any]) -> None:
     """A parameter named like a credential is a secret's ARN (no default) or a number setting."""
     credential_like = {name for name in raw["Parameters"] if CREDENTIAL_NAME.search(name)}
-    assert credential_like >= SECRET_ARN_PARAMETERS
-    for name in credential_like - SECRET_ARN_PARAMETERS:
+    assert credential_like >= SECRET_ARN_PARAMETERS | OPTIONAL_SECRET_ARN_PARAMETERS
+    for name in credential_like - SECRET_ARN_PARAMETERS - OPTIONAL_SECRET_ARN_PARAMETERS:
         assert raw["Parameters"][name]["Type"] == "Number", f"{name} looks like a credential"
+    for name in OPTIONAL_SECRET_ARN_PARAMETERS:
+        spec = raw["Parameters"][name]
+        assert (spec["Type"], spec["Default"]) == ("String", ""), name
+        assert spec["AllowedPattern"].startswith("^$|^arn:"), name
     for name in SECRET_ARN_PARAMETERS:
         spec = raw["Parameters"][name]
         assert spec["Type"] == "String"
@@ -73,7 +79,7 @@ def test_only_the_secret_arns_are_credential_parameters(raw: dict[str, Any]) -> 
 
 def test_a_pasted_credential_is_refused_by_the_secret_arn_patterns(raw: dict[str, Any]) -> None:
     """CloudFormation rejects a key pasted where the secret's ARN belongs."""
-    for name in SECRET_ARN_PARAMETERS:
+    for name in SECRET_ARN_PARAMETERS | OPTIONAL_SECRET_ARN_PARAMETERS:
         pattern = raw["Parameters"][name]["AllowedPattern"]
         arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:richpanel-AbCdEf"
         assert re.fullmatch(pattern, arn)
@@ -111,6 +117,11 @@ def test_secret_named_variables_hold_only_secret_arns(cfn: Any, raw: dict[str, A
                 continue
             assert isinstance(value, dict) and set(value) == {"Ref"}, where
             if variable.endswith("_ARN"):
+                if value["Ref"] in OPTIONAL_SECRET_ARN_PARAMETERS:
+                    assert cfn.resolve(value) == "" or cfn.resolve(value).startswith(
+                        "arn:aws:secretsmanager:"
+                    ), where
+                    continue
                 assert value["Ref"] in SECRET_ARN_PARAMETERS, where
                 assert cfn.resolve(value).startswith("arn:aws:secretsmanager:"), where
             else:

@@ -81,3 +81,23 @@ def inbound_credentials(arn: str, max_age: int) -> InboundCredentials:
         _strings(value.get("writeKeys"), "writeKeys", arn),
         _strings(value.get("webhookSecrets"), "webhookSecrets", arn),
     )
+
+
+@dataclass(frozen=True)
+class RestCredentials:
+    """Richpanel's REST API key and URL (the canary's read-back)."""
+
+    rest_key: str
+    rest_url: str = "https://api.richpanel.com"
+
+
+def rest_credentials(arn: str, max_age: int) -> RestCredentials:
+    """{"restKey": "...", "restUrl": "https://api.richpanel.com"} from the REST secret."""
+    value = _read(arn, max_age)
+    rest_key = value.get("restKey")
+    if not isinstance(rest_key, str) or not rest_key:
+        raise SecretError(f"secret {arn}: restKey is required")
+    rest_url = value.get("restUrl") or RestCredentials.rest_url
+    if not isinstance(rest_url, str) or not rest_url.startswith(("https://", "http://")):
+        raise SecretError(f"secret {arn}: restUrl must be an http(s) URL")
+    return RestCredentials(rest_key, rest_url.rstrip("/"))

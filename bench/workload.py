@@ -140,6 +140,12 @@ class StubRichpanel:
 
 
 class StubQueues:
+    def reserve(self, count: int) -> float:
+        """As Queues reserves time to queue ``count`` events, at the default pace."""
+        from richpanel_destination.delivery.queues import queue_seconds
+
+        return queue_seconds(count)
+
     def __init__(self) -> None:
         self.parked = 0
 

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from local._http import BackgroundServer, LocalHTTPServer, QuietHandler, ServerThread
@@ -176,33 +177,9 @@ class Sandbox(BackgroundServer):
         self._thread = ServerThread(server, "richpanel-sandbox")
 
 
-def start_sandbox(
-    app_client_id: str,
-    secret: str | None = None,
-    signing: str = "md5",
-    host: str = "127.0.0.1",
-    port: int = 0,
-    quiet: bool = True,
-    *,
-    strict: bool = False,
-    rest_key: str = "local-dev-rest-key",
-    visible_after_ms: int = 0,
-    rest_path: str = "/v1/customers",
-) -> Sandbox:
-    """Start a sandbox in a background thread; stop it with .stop()."""
-    sandbox = Sandbox(
-        app_client_id,
-        secret,
-        signing,
-        host,
-        port,
-        quiet,
-        strict=strict,
-        rest_key=rest_key,
-        visible_after_ms=visible_after_ms,
-        rest_path=rest_path,
-    )
-    return sandbox.start()
+def start_sandbox(app_client_id: str, *args: Any, **kwargs: Any) -> Sandbox:
+    """Start a sandbox (Sandbox's arguments) in a background thread; stop it with .stop()."""
+    return Sandbox(app_client_id, *args, **kwargs).start()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

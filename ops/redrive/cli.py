@@ -44,6 +44,7 @@ import time
 from typing import TextIO
 
 from local.targets import READY_FILE
+from ops.cli import doc_parser
 
 from .console import Progress, graceful_stop, stop_on_sigterm
 from .move import DEFAULT_HOLD_SECONDS, MAX_HOLD_SECONDS, SQSClient, move_manually
@@ -53,13 +54,7 @@ from .task import DEFAULT_RATE, MAX_RATE, MoveTaskUnavailable, start_move_task, 
 
 
 def _parser() -> argparse.ArgumentParser:
-    doc = __doc__ or ""
-    parser = argparse.ArgumentParser(
-        prog="python -m ops.redrive",
-        description=doc.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="\n\n".join(doc.split("\n\n")[2:]),
-    )
+    parser = doc_parser("python -m ops.redrive", __doc__)
     where = parser.add_argument_group("queues")
     where.add_argument("--local", action="store_true", help="the local stack (make run)")
     where.add_argument(

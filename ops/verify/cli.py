@@ -37,6 +37,7 @@ from typing import TextIO, cast
 import requests
 
 from local.targets import READY_FILE
+from ops.cli import doc_parser
 from richpanel_destination.mapping.transform import MappingError
 from richpanel_destination.richpanel.client import RichpanelClient
 
@@ -53,13 +54,7 @@ DEFAULT_INTERVAL = 5.0
 
 
 def _parser() -> argparse.ArgumentParser:
-    doc = __doc__ or ""
-    parser = argparse.ArgumentParser(
-        prog="python -m ops.verify",
-        description=doc.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="\n\n".join(doc.split("\n\n")[2:]),
-    )
+    parser = doc_parser("python -m ops.verify", __doc__)
     where = parser.add_argument_group("where")
     where.add_argument("--local", action="store_true", help="the local stack, whatever is set")
     where.add_argument("--ready-file", default=READY_FILE, help=f"default {READY_FILE}")

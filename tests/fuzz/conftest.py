@@ -144,6 +144,12 @@ class StubRichpanel:
 class StubQueues:
     """Parks everything it is given (never fails) and records the messages."""
 
+    def reserve(self, count: int) -> float:
+        """As Queues reserves time to queue ``count`` events, at the default pace."""
+        from richpanel_destination.delivery.queues import queue_seconds
+
+        return queue_seconds(count)
+
     def __init__(self) -> None:
         self.messages: list[QueueMessage] = []
 

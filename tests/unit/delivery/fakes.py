@@ -59,6 +59,12 @@ class FakeClient:
 
 
 class FakeQueues:
+    def reserve(self, count: int) -> float:
+        """As Queues reserves time to queue ``count`` events, at the default pace."""
+        from richpanel_destination.delivery.queues import queue_seconds
+
+        return queue_seconds(count)
+
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
         self.messages: list[QueueMessage] = []

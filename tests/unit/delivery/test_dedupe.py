@@ -1,9 +1,7 @@
 """Deduplication on messageId against moto's in-process DynamoDB (a unit test: mocked AWS)."""
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from richpanel_destination.delivery.dedupe import Deduplicator
@@ -11,17 +9,6 @@ from richpanel_destination.richpanel.outcomes import Kind, Outcome
 
 OK = Outcome(Kind.DELIVERED, "Richpanel answered 200", 200)
 DOWN = Outcome(Kind.RETRYABLE, "Richpanel answered 503", 503)
-
-
-@pytest.fixture
-def table(mocked_aws: None) -> Iterator[str]:
-    boto3.client("dynamodb").create_table(
-        TableName="idem",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    yield "idem"
 
 
 class Counting:

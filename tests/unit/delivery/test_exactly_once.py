@@ -6,10 +6,8 @@ The store is moto's in-process DynamoDB; Richpanel and SQS are test doubles.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from richpanel_destination.delivery.dedupe import Deduplicator, event_key
@@ -21,17 +19,6 @@ from .fakes import FakeClient, FakeQueues, deliver
 
 OK = Outcome(Kind.DELIVERED, "Richpanel answered 200", 200)
 TRACK = {"type": "track", "messageId": "m1", "userId": "u", "event": "E"}
-
-
-@pytest.fixture
-def table(mocked_aws: None) -> Iterator[str]:
-    boto3.client("dynamodb").create_table(
-        TableName="idem",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    yield "idem"
 
 
 class Context:

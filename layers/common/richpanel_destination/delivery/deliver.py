@@ -18,7 +18,6 @@ from .queues import (
     Queues,
     dead_letter_message,
     envelope,
-    queue_seconds,
     retry_message,
 )
 from .results import EventResult, Fate, fate_of
@@ -120,8 +119,7 @@ class Delivery:
         started = time.monotonic() if started is None else started
         if credentials is None:
             return self._settle(pending, {p.index: NO_CREDENTIALS for p in pending})
-        reserve = getattr(self.queues, "reserve", queue_seconds)
-        deadline = Deadline(started, self.budget, len(pending), reserve)
+        deadline = Deadline(started, self.budget, len(pending), self.queues.reserve)
         if self.batch_size >= 2:
             size = self.batch_size
             groups = [pending[start : start + size] for start in range(0, len(pending), size)]

@@ -1,4 +1,4 @@
-"""Operator-tool test fixtures (as tests/unit/conftest.py: moto's in-process AWS)."""
+"""Fixtures shared by the unit and operator-tool tests: moto's in-process AWS."""
 
 from __future__ import annotations
 

@@ -47,7 +47,5 @@ def post(route: str) -> Response[str]:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    dedupe = runtime.dedupe()
-    if dedupe is not None:
-        dedupe.register_lambda_context(context)
+    runtime.register_lambda_context(context)
     return app.resolve(event, context)

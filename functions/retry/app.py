@@ -42,9 +42,7 @@ def record_keys(record: SQSRecord) -> dict[str, Any]:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    dedupe = runtime.dedupe()
-    if dedupe is not None:
-        dedupe.register_lambda_context(context)
+    runtime.register_lambda_context(context)
     batch = retry.RetryBatch(context.get_remaining_time_in_millis())
 
     async def record_handler(record: SQSRecord) -> None:

@@ -72,7 +72,7 @@ def unique_stack() -> str:
 def test_table_created_with_ttl_and_refs_resolve(tmp_path: Path, moto: LocalSqs) -> None:
     """The table exists with its key, billing, SSE and TTL; Ref/GetAtt and env resolve."""
     template = template_with_table(tmp_path)
-    assert list(template.tables()) == ["IdempotencyTable"]
+    assert list(template.tables()) == ["IdempotencyTable", "FreshnessTable"]
     context = template.context(
         {
             "RichpanelSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rp",
@@ -85,7 +85,8 @@ def test_table_created_with_ttl_and_refs_resolve(tmp_path: Path, moto: LocalSqs)
 
     name = f"{context.stack_name}-IdempotencyTable"
     arn = f"arn:aws:dynamodb:us-east-1:123456789012:table/{name}"
-    assert set(tables) == {"IdempotencyTable"}
+    assert set(tables) == {"IdempotencyTable", "FreshnessTable"}
+    assert tables["FreshnessTable"].ttl_attribute == "expires"
     assert (tables["IdempotencyTable"].name, tables["IdempotencyTable"].arn) == (name, arn)
     assert tables["IdempotencyTable"].ttl_attribute == "expiration"
     assert context.resolve({"Ref": "IdempotencyTable"}) == name
@@ -108,6 +109,7 @@ def test_table_created_with_ttl_and_refs_resolve(tmp_path: Path, moto: LocalSqs)
     context.refs.update({"RetryQueue": "http://q/retry", "DeadLetterQueue": "http://q/dlq"})
     env = merged_environment(list(template.functions().values()), context, {})
     assert env["IDEMPOTENCY_TABLE"] == name
+    assert env["FRESHNESS_TABLE"] == f"{context.stack_name}-FreshnessTable"
 
 
 def test_create_table_kwargs_translate_cloudformation_shapes() -> None:
@@ -210,10 +212,11 @@ def test_local_run_creates_table_and_reports_it(tmp_path: Path) -> None:
             time.sleep(0.1)
         info = json.loads(ready_file.read_text(encoding="utf-8"))
         table_name = "richpanel-destination-local-IdempotencyTable"
-        assert info["tables"] == {"IdempotencyTable": table_name}
+        marks = "richpanel-destination-local-FreshnessTable"
+        assert info["tables"] == {"IdempotencyTable": table_name, "FreshnessTable": marks}
         assert set(info["queues"]) == {"RetryQueue", "DeadLetterQueue"}
         client = dynamodb_client(info["sqs_endpoint"], "us-east-1")
-        assert client.list_tables()["TableNames"] == [table_name]
+        assert sorted(client.list_tables()["TableNames"]) == [marks, table_name]
         ttl = client.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
         assert ttl["TimeToLiveStatus"] == "ENABLED"
         deadline = time.monotonic() + 10

@@ -174,6 +174,7 @@ def test_merged_environment_overrides_and_conflicts(template: Template) -> None:
             "RetryQueue": "http://q/retry",
             "DeadLetterQueue": "http://q/dlq",
             "IdempotencyTable": "idem",
+            "FreshnessTable": "marks",
         }
     )
     env = merged_environment(specs, context, {"RETRY_BACKOFF_BASE_SECONDS": "0.2"})

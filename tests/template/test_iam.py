@@ -97,6 +97,7 @@ def expected_ingest(cfn: Any) -> set[tuple[str, str]]:
         ("sqs:SendMessage", "<RetryQueue.Arn>"),
         ("sqs:SendMessage", "<DeadLetterQueue.Arn>"),
         *((action, "<IdempotencyTable.Arn>") for action in IDEMPOTENCY),
+        ("dynamodb:UpdateItem", "<FreshnessTable.Arn>"),  # leases and marks: updates only
         ("secretsmanager:GetSecretValue", cfn.parameters["RichpanelSecretArn"]),
         ("secretsmanager:GetSecretValue", cfn.parameters["InboundSecretArn"]),
     }
@@ -107,6 +108,7 @@ def expected_retry(cfn: Any) -> set[tuple[str, str]]:
         *((action, "<RetryQueue.Arn>") for action in POLL),
         ("sqs:SendMessage", "<DeadLetterQueue.Arn>"),
         *((action, "<IdempotencyTable.Arn>") for action in IDEMPOTENCY),
+        ("dynamodb:UpdateItem", "<FreshnessTable.Arn>"),  # leases and marks: updates only
         ("secretsmanager:GetSecretValue", cfn.parameters["RichpanelSecretArn"]),
     }
 
@@ -206,6 +208,7 @@ def test_functions_use_the_resources_they_are_granted(cfn: Any) -> None:
         assert env["RETRY_QUEUE_URL"] == "<RetryQueue>"
         assert env["DEAD_LETTER_QUEUE_URL"] == "<DeadLetterQueue>"
         assert env["IDEMPOTENCY_TABLE"] == "<IdempotencyTable>"
+        assert env["FRESHNESS_TABLE"] == "<FreshnessTable>"
         assert env["RICHPANEL_SECRET_ARN"] == cfn.parameters["RichpanelSecretArn"]
     assert (
         cfn.properties("IngestFunction")["Environment"]["Variables"]["INBOUND_SECRET_ARN"]
@@ -216,3 +219,10 @@ def test_functions_use_the_resources_they_are_granted(cfn: Any) -> None:
         (cfn.properties(key)["FunctionName"], cfn.properties(key)["EventSourceArn"])
         for key in mappings
     ] == [("<RetryFunction>", "<RetryQueue.Arn>")]
+
+
+def test_the_freshness_guard_switches_off_by_a_parameter(cfn_for: Callable[..., Any]) -> None:
+    """FreshestDataWins=false leaves FRESHNESS_TABLE empty: the code then sends as mapped."""
+    cfn = cfn_for(FreshestDataWins="false")
+    for function_id in ("IngestFunction", "RetryFunction"):
+        assert cfn.properties(function_id)["Environment"]["Variables"]["FRESHNESS_TABLE"] == ""

@@ -31,6 +31,7 @@ EVENT_METRICS = (
     "EventsDelivered",
     "EventsQueued",
     "EventsDuplicate",
+    "EventsSuperseded",
     "EventsDeadLettered",
     "EventsRejected",
     "EventsSkipped",
@@ -40,6 +41,7 @@ RETRY_METRICS = (
     "RetryAttempts",
     "RetryDelivered",
     "RetryDuplicate",
+    "RetrySuperseded",
     "RetryDeadLettered",
     "RetryScheduled",
 )

@@ -26,6 +26,7 @@ from .mapping.filtering import skip_reason
 from .mapping.transform import MappingError, to_richpanel
 from .observability.metrics import record_ingest
 from .secrets import RichpanelCredentials, SecretError
+from .timestamps import event_time
 
 logger = Logger(json_serializer=runtime.redactor().serializer)
 RETRY_AFTER_SECONDS = 30  # what a 503 tells the sender to wait
@@ -94,8 +95,9 @@ def deliver_events(
     """Validate, filter and map each event, send what is left, settle: a result per event."""
     results: dict[int, EventResult] = {}
     pending: list[Pending] = []
+    received_ms = int(time.time() * 1000)
     for index, event in enumerate(events):
-        prepared = prepare(index, event, forwarded=forwarded)
+        prepared = prepare(index, event, received_ms, forwarded=forwarded)
         if isinstance(prepared, Pending):
             pending.append(prepared)
         else:
@@ -105,7 +107,9 @@ def deliver_events(
     return [results[i] for i in range(len(events))]
 
 
-def prepare(index: int, event: Any, *, forwarded: bool = False) -> EventResult | Pending:
+def prepare(
+    index: int, event: Any, received_ms: int, *, forwarded: bool = False
+) -> EventResult | Pending:
     """Validate, filter and map one event: a final result (rejected, skipped) or a call to send."""
     problems = validate_event(event)
     if problems:
@@ -126,7 +130,7 @@ def prepare(index: int, event: Any, *, forwarded: bool = False) -> EventResult |
         )
     message_id = event.get("messageId")
     return Pending(index, event, call, message_id if isinstance(message_id, str) else None,
-                   event_key(event))  # fmt: skip
+                   event_key(event), event_time(event, received_ms))  # fmt: skip
 
 
 def richpanel_credentials() -> RichpanelCredentials | None:

@@ -17,10 +17,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from . import runtime
+from . import runtime, timestamps
 from .delivery.backoff import retry_delay
 from .delivery.dedupe import Deduplicator, event_key
-from .delivery.deliver import MIN_SEND_SECONDS, send_once
+from .delivery.deliver import MIN_SEND_SECONDS, Pending, send_once
+from .delivery.freshness import Freshness
 from .delivery.queues import Queues, envelope
 from .delivery.results import Fate
 from .inbound.validate import validate_event
@@ -69,8 +70,12 @@ class RetryResult:
         return self.outcome.status if self.outcome else None
 
 
-def read_envelope(body: str) -> dict[str, Any]:
-    """The parked Segment event, checked as ingest checks it; ValueError for a poison message."""
+def read_envelope(body: str) -> tuple[dict[str, Any], int]:
+    """The parked Segment event, checked as ingest checks it, and its time (epoch ms).
+
+    ValueError for a poison message. An envelope from before ``eventTime`` existed is judged
+    by the event's own times, clamped to when it was parked.
+    """
     try:
         parked = json.loads(body)
     except json.JSONDecodeError as exc:
@@ -88,7 +93,11 @@ def read_envelope(body: str) -> dict[str, Any]:
     if problems:
         detail = "; ".join(f"{p.pointer or '/'}: {p.message}" for p in problems)
         raise ValueError(f"invalid Segment call: {detail}")
-    return event
+    stamp = parked.get("eventTime")
+    if type(stamp) is not int:
+        parked_ms = timestamps.epoch_ms(parked.get("parkedAt"))
+        stamp = timestamps.event_time(event, parked_ms or int(time.time() * 1000))
+    return event, stamp
 
 
 def _string(event: Mapping[str, Any], name: str) -> str | None:
@@ -106,6 +115,7 @@ def retry_once(
     settings: Settings,
     credentials: RichpanelCredentials | None,
     dedupe: Deduplicator | None = None,
+    freshness: Freshness | None = None,
     time_left: TimeLeft | None = None,
     rng: random.Random | None = None,
 ) -> RetryResult:
@@ -116,7 +126,7 @@ def retry_once(
     """
     attempt = receive_count + 1  # the ingest attempt was the first
     try:
-        event = read_envelope(body)
+        event, time_ms = read_envelope(body)
     except ValueError as exc:
         reason = f"poison message: {exc}"
         queues.to_dead_letter(body, reason, attempt=attempt)
@@ -125,7 +135,7 @@ def retry_once(
 
     def dead_letter(reason: str, outcome: Outcome | None = None) -> RetryResult:
         queues.to_dead_letter(
-            envelope(event, attempt, reason),
+            envelope(event, attempt, reason, time_ms),
             reason,
             message_id=message_id,
             attempt=attempt,
@@ -146,11 +156,14 @@ def retry_once(
             return NOT_REACHED  # it could not end within the invocation
         return client.send(payload, credentials, within)
 
-    outcome = send_once(dedupe, event_key(event), call, post)
+    pending = Pending(0, event, call, message_id, event_key(event), time_ms)
+    outcome = send_once(dedupe, freshness, pending, post)
     if outcome.kind is Kind.DELIVERED:
         return RetryResult(Fate.DELIVERED, message_id, attempt, None, outcome, user_id)
     if outcome.kind is Kind.DUPLICATE:
         return RetryResult(Fate.DUPLICATE, message_id, attempt, outcome.reason, outcome, user_id)
+    if outcome.kind is Kind.SUPERSEDED:
+        return RetryResult(Fate.SUPERSEDED, message_id, attempt, outcome.reason, outcome, user_id)
     if outcome.kind is Kind.PERMANENT:
         return dead_letter(outcome.reason, outcome)
     if settings.max_receive_count and receive_count >= settings.max_receive_count:
@@ -202,6 +215,7 @@ class RetryBatch:
                 settings=runtime.settings(),
                 credentials=self.credentials,
                 dedupe=runtime.dedupe(),
+                freshness=runtime.freshness(),
                 time_left=self.time_left,
             )
         except RetryLater as exc:

@@ -8,6 +8,7 @@ from functools import cache
 from . import secrets
 from .delivery.dedupe import Deduplicator
 from .delivery.deliver import Delivery
+from .delivery.freshness import Freshness
 from .delivery.queues import Queues
 from .inbound.auth import parse_modes
 from .observability.redact import Redactor
@@ -67,21 +68,39 @@ def dedupe() -> Deduplicator | None:
 
 
 @cache
+def freshness() -> Freshness | None:
+    """The freshest-data guard, or None (switched off) when no table is configured."""
+    s = settings()
+    if not s.freshness_table:
+        return None
+    return Freshness(s.freshness_table, s.freshness_ttl, s.stale_order_events)
+
+
+@cache
 def delivery() -> Delivery:
     s = settings()
     return Delivery(
         richpanel(),
         queues(),
         dedupe=dedupe(),
+        freshness=freshness(),
         concurrency=s.delivery_concurrency,
         budget=s.delivery_budget,
         batch_size=s.richpanel_batch_size,
     )
 
 
+def register_lambda_context(context: object) -> None:
+    """Let idempotency claims and freshness leases expire with this invocation."""
+    for guard in (dedupe(), freshness()):
+        if guard is not None:
+            guard.register_lambda_context(context)
+
+
 def reset() -> None:
     """Forget the singletons and cached secrets (tests that change the environment)."""
-    for factory in (settings, auth_modes, redactor, richpanel, queues, dedupe, delivery):
+    for factory in (settings, auth_modes, redactor, richpanel, queues, dedupe, freshness,
+                    delivery):  # fmt: skip
         factory.cache_clear()
     parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
     if parameters is not None:  # never imported: nothing cached (and no boto3 to load)

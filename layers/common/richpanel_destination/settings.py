@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from .delivery.freshness import STALE_ORDER_EVENTS
 from .limits import MAX_RICHPANEL_BATCH
 from .mapping.table import ORDER_FIELDS
 
@@ -97,6 +98,9 @@ class Settings:
     max_receive_count: int = 0  # the retry queue's maxReceiveCount; 0 = unknown
     richpanel_batch_size: int = 0  # /bt chunk size; 0 (or 1) = one /t call per event
     order_fields: str = "both"  # order field names: documented (camelCase), plugin, or both
+    freshness_table: str = ""  # the freshest-data guard's marks; "" = the guard is off
+    freshness_ttl: int = 34_560_000  # marks kept 400 days after their customer's last update
+    stale_order_events: str = "strip"  # a stale order event: strip its state, or supersede
     # an X-Signature-admitted event received by Segment longer ago is a replay; 0 = no limit
     webhook_signature_max_age: int = 86_400
 
@@ -129,5 +133,8 @@ class Settings:
             max_receive_count=int(_float(env, "MAX_RECEIVE_COUNT", 0)),
             richpanel_batch_size=_batch_size(env),
             order_fields=_choice(env, "RICHPANEL_ORDER_FIELDS", ORDER_FIELDS, "both"),
+            freshness_table=env.get("FRESHNESS_TABLE", ""),
+            freshness_ttl=_seconds(env, "FRESHNESS_TTL_SECONDS", 34_560_000),
+            stale_order_events=_choice(env, "STALE_ORDER_EVENTS", STALE_ORDER_EVENTS, "strip"),
             webhook_signature_max_age=_seconds(env, "WEBHOOK_SIGNATURE_MAX_AGE_SECONDS", 86_400),
         )

@@ -26,3 +26,26 @@ def epoch_ms(value: Any) -> int | None:
     """ISO-8601 (lenient) to epoch milliseconds; None if unreadable."""
     parsed = parse(value)
     return None if parsed is None else int(parsed.timestamp() * 1000)
+
+
+def event_time(event: Any, received_ms: int) -> int:
+    """When the event happened, as epoch ms, never later than when we received it.
+
+    Segment's ``timestamp`` (already corrected for the device's clock), else Segment's own
+    correction applied here for a sender that sends to us directly (``originalTimestamp``
+    shifted by how far its ``sentAt`` is from our clock), else ``originalTimestamp``,
+    ``sentAt`` or ``receivedAt``. Clamped to ``received_ms``: a clock in the future must
+    not make one event win over every later one.
+    """
+    if not isinstance(event, dict):
+        return received_ms
+    stamp = epoch_ms(event.get("timestamp"))
+    if stamp is None:
+        original, sent = epoch_ms(event.get("originalTimestamp")), epoch_ms(event.get("sentAt"))
+        if original is not None and sent is not None:
+            stamp = received_ms - (sent - original)
+        else:
+            stamp = original if original is not None else sent
+    if stamp is None:
+        stamp = epoch_ms(event.get("receivedAt"))
+    return received_ms if stamp is None else min(stamp, received_ms)

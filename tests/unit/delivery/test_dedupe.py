@@ -62,15 +62,16 @@ def test_no_message_id_means_no_deduplication(table: str) -> None:
 
 
 class Batches:
-    """A send_batch double: the calls of each request, answered in turn."""
+    """A send_batch double: the calls of each request, answered in turn (one answer each)."""
 
     def __init__(self, *outcomes: Outcome) -> None:
         self.outcomes = list(outcomes)
         self.requests: list[list[Any]] = []
 
-    def __call__(self, calls: Any) -> Outcome:
+    def __call__(self, calls: Any) -> list[Outcome]:
         self.requests.append(list(calls))
-        return self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        answer = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        return [answer] * len(calls)
 
 
 def items(*ids: str | None) -> list[tuple[str | None, dict[str, Any]]]:

@@ -30,7 +30,7 @@ from ..richpanel.outcomes import Kind, Outcome
 
 KEY_PREFIX = "richpanel-delivery"
 Send = Callable[[Mapping[str, Any]], Outcome]
-SendBatch = Callable[[Sequence[Mapping[str, Any]]], Outcome]
+SendBatch = Callable[[Sequence[Mapping[str, Any]]], list[Outcome]]  # an outcome per call
 LATE = Outcome(Kind.RETRYABLE, "no answer from Richpanel within the delivery budget")
 IN_FLIGHT = Outcome(Kind.IN_FLIGHT, "already being delivered by another invocation")
 CLAIM_ATTEMPTS = 3  # as Powertools' IdempotencyHandler: inconsistent states are retried twice
@@ -113,7 +113,8 @@ class Deduplicator:
         """Send several calls in one request, each key at most once; one outcome per item.
 
         Items refused at claim (DUPLICATE, IN_FLIGHT, or RETRYABLE when the store fails) are
-        left out of the request; the others share its answer, settled item by item.
+        left out of the request; the others get their outcome from ``send_batch``, settled
+        item by item.
         """
         outcomes: list[Outcome | None] = [None] * len(items)
         claimed: list[int] = []
@@ -125,12 +126,14 @@ class Deduplicator:
         sending = [p for p, outcome in enumerate(outcomes) if outcome is None]
         if not sending:
             return [o for o in outcomes if o is not None]
-        answer = send_batch([items[p][1] for p in sending])
-        for position in sending:
+        answers = send_batch([items[p][1] for p in sending])
+        for position, answer in zip(sending, answers, strict=True):
             outcomes[position] = answer
         for position in claimed:
-            outcomes[position] = self._settle(items[position][0] or "", answer)
-        return [answer if o is None else o for o in outcomes]
+            sent = outcomes[position]
+            assert sent is not None  # every claimed item was sent
+            outcomes[position] = self._settle(items[position][0] or "", sent)
+        return [o for o in outcomes if o is not None]
 
     def _data(self, key: str) -> dict[str, str]:
         return {"key": key}

@@ -13,6 +13,7 @@ from ..richpanel.client import RichpanelClient
 from ..richpanel.outcomes import Kind, Outcome
 from ..secrets import RichpanelCredentials
 from .dedupe import LATE, Deduplicator, Send
+from .freshness import Freshness, Lease, chains, subjects
 from .queues import (
     QueueMessage,
     Queues,
@@ -29,7 +30,7 @@ NO_CREDENTIALS = Outcome(Kind.RETRYABLE, "Richpanel credentials unavailable")
 MIN_SEND_SECONDS = 0.5
 WAIT_SLICE = 0.05  # how often the deadline (which moves as events are delivered) is re-read
 RUNNING_GRACE_SECONDS = 0.5  # for a send's bookkeeping (the store) after its deadline
-SETTLED = frozenset({Kind.DELIVERED, Kind.DUPLICATE})  # outcomes that queue nothing
+SETTLED = frozenset({Kind.DELIVERED, Kind.DUPLICATE, Kind.SUPERSEDED})  # queue nothing
 Answers = dict[int, Outcome]  # Richpanel's answer per event index, as soon as it came
 
 
@@ -42,13 +43,28 @@ class Pending:
     call: dict[str, Any]
     message_id: str | None
     key: str  # what deduplication keys on: the messageId, or a hash of the content
+    time: int  # the event's time, epoch ms (timestamps.event_time): what freshness compares
 
 
 def send_once(
-    dedupe: Deduplicator | None, key: str | None, call: Mapping[str, Any], send: Send
+    dedupe: Deduplicator | None, freshness: Freshness | None, p: Pending, send: Send
 ) -> Outcome:
-    """One attempt with ``send``, deduplicated on ``key`` when a table is configured."""
-    return send(call) if dedupe is None else dedupe.send(key, call, send)
+    """One attempt with ``send``: deduplicated on the event's key, then guarded by freshness,
+    each when its table is configured. Ingest and retry both deliver through here."""
+    guarded = send
+    if freshness is not None:
+
+        def guarded(call: Mapping[str, Any]) -> Outcome:
+            return freshness.send(p.event, p.time, p.message_id, call, send)
+
+    return guarded(p.call) if dedupe is None else dedupe.send(p.key, p.call, guarded)
+
+
+def lease_for(freshness: Freshness | None, p: Pending, call: Mapping[str, Any]) -> Lease | Outcome:
+    """The event's freshness lease (a no-op lease when the guard is off)."""
+    if freshness is None:
+        return Lease(None, "", p.time, p.message_id, call=call)
+    return freshness.lease(p.event, p.time, p.message_id, call)
 
 
 class Deadline:
@@ -95,6 +111,7 @@ class Delivery:
         queues: Queues,
         *,
         dedupe: Deduplicator | None = None,
+        freshness: Freshness | None = None,
         concurrency: int = 16,
         budget: float = 4.0,
         batch_size: int = 0,
@@ -102,6 +119,7 @@ class Delivery:
         self.client = client
         self.queues = queues
         self.dedupe = dedupe
+        self.freshness = freshness
         self.budget = budget
         self.batch_size = batch_size
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="richpanel")
@@ -125,7 +143,10 @@ class Delivery:
             groups = [pending[start : start + size] for start in range(0, len(pending), size)]
             outcomes = self._run(groups, deadline, self._send_chunk, credentials)
         else:
-            outcomes = self._run([[p] for p in pending], deadline, self._send_one, credentials)
+            groups = [[p] for p in pending]
+            if self.freshness is not None:  # a customer's (or order's) events in turn
+                groups = chains(pending, lambda p: subjects(p.event, p.call))
+            outcomes = self._run(groups, deadline, self._send_one, credentials)
         return self._settle(pending, outcomes)
 
     def _send_one(
@@ -135,18 +156,22 @@ class Delivery:
         answers: Answers,
         credentials: RichpanelCredentials,
     ) -> list[Outcome]:
-        (p,) = group
-        if deadline.left() is None:
-            return [OUT_OF_TIME]  # not claimed, not sent
+        """The group's events one after another (a group shares a customer or an order)."""
+        outcomes: list[Outcome] = []
+        for p in group:
+            if deadline.left() is None:
+                outcomes.append(OUT_OF_TIME)  # not claimed, not sent
+                continue
 
-        def post(call: Mapping[str, Any]) -> Outcome:
-            within = deadline.left()
-            if within is None:
-                return OUT_OF_TIME
-            answers[p.index] = answer = self.client.send(call, credentials, within)
-            return answer
+            def post(call: Mapping[str, Any], p: Pending = p) -> Outcome:
+                within = deadline.left()
+                if within is None:
+                    return OUT_OF_TIME
+                answers[p.index] = answer = self.client.send(call, credentials, within)
+                return answer
 
-        return [send_once(self.dedupe, p.key, p.call, post)]
+            outcomes.append(send_once(self.dedupe, self.freshness, p, post))
+        return outcomes
 
     def _send_chunk(
         self,
@@ -155,21 +180,33 @@ class Delivery:
         answers: Answers,
         credentials: RichpanelCredentials,
     ) -> list[Outcome]:
-        """One /bt request for a chunk of events (deduplicated on messageId)."""
+        """One /bt request for a chunk of events (deduplicated, then guarded by freshness).
+
+        An event whose customer or order another event of the chunk already leased is
+        queued (IN_FLIGHT) and retried, as any loser of a lease race.
+        """
         if deadline.left() is None:
             return [OUT_OF_TIME] * len(chunk)
+        by_call = {id(p.call): p for p in chunk}
 
-        def post(calls: Sequence[Mapping[str, Any]]) -> Outcome:
+        def post(calls: Sequence[Mapping[str, Any]]) -> list[Outcome]:
+            if deadline.left() is None:
+                return [OUT_OF_TIME] * len(calls)
+            members = [by_call[id(call)] for call in calls]
+            leases = [lease_for(self.freshness, p, p.call) for p in members]
+            sending = [i for i, lease in enumerate(leases) if isinstance(lease, Lease)]
             within = deadline.left()
-            if within is None:
-                return OUT_OF_TIME
-            answer = self.client.send_batch(calls, credentials, within)
-            sent = {id(call) for call in calls}  # the chunk's events left in the request
-            answers.update({p.index: answer for p in chunk if id(p.call) in sent})
-            return answer
+            answer = OUT_OF_TIME
+            if sending and within is not None:
+                sent = [leases[i].call for i in sending]  # type: ignore[union-attr]
+                answer = self.client.send_batch(sent, credentials, within)
+                answers.update({members[i].index: answer for i in sending})
+            return [
+                lease if isinstance(lease, Outcome) else lease.settle(answer) for lease in leases
+            ]
 
         if self.dedupe is None:
-            return [post([p.call for p in chunk])] * len(chunk)
+            return post([p.call for p in chunk])
         return self.dedupe.send_batch([(p.key, p.call) for p in chunk], post)
 
     def _run(
@@ -215,9 +252,9 @@ class Delivery:
         for p in pending:
             outcome = outcomes[p.index]
             if outcome.kind in (Kind.RETRYABLE, Kind.IN_FLIGHT):
-                messages.append(retry_message(p.index, p.event, outcome, attempt=1))
+                messages.append(retry_message(p.index, p.event, outcome, 1, p.time))
             elif outcome.kind is Kind.PERMANENT:
-                body = envelope(p.event, 1, outcome.reason)
+                body = envelope(p.event, 1, outcome.reason, p.time)
                 messages.append(
                     dead_letter_message(
                         p.index,

@@ -47,9 +47,13 @@ class QueueError(RuntimeError):
     """SQS could not take the message; the event is neither delivered nor parked."""
 
 
-def envelope(event: dict[str, Any], attempt: int, reason: str) -> str:
+def envelope(event: dict[str, Any], attempt: int, reason: str, time_ms: int | None = None) -> str:
     """The SQS body for a parked event: the Segment event (without credentials) plus
-    delivery metadata, in characters SQS takes."""
+    delivery metadata, in characters SQS takes.
+
+    ``eventTime`` is the event's time as ingest judged it (clamped to when it was received),
+    so that every later attempt compares the same time against the freshness marks.
+    """
     if not NOT_QUEUED.isdisjoint(event):
         event = {k: v for k, v in event.items() if k not in NOT_QUEUED}
     body = json.dumps(
@@ -59,7 +63,8 @@ def envelope(event: dict[str, Any], attempt: int, reason: str) -> str:
             "attempt": attempt,
             "reason": reason[:ATTRIBUTE_CHARS],
             "parkedAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        },
+        }
+        | ({} if time_ms is None else {"eventTime": time_ms}),
         separators=(",", ":"),
         ensure_ascii=False,
     )
@@ -94,7 +99,9 @@ class QueueMessage:
     delay: int = 0
 
 
-def retry_message(key: int, event: dict[str, Any], outcome: Outcome, attempt: int) -> QueueMessage:
+def retry_message(
+    key: int, event: dict[str, Any], outcome: Outcome, attempt: int, time_ms: int | None = None
+) -> QueueMessage:
     """An event for another attempt, delayed by Retry-After up to 900 s."""
     attrs = _attributes(
         messageId=event.get("messageId"),
@@ -105,7 +112,8 @@ def retry_message(key: int, event: dict[str, Any], outcome: Outcome, attempt: in
         richpanelStatus=outcome.status,
     )
     delay = min(MAX_DELAY_SECONDS, math.ceil(outcome.retry_after or 0))
-    return QueueMessage(key, False, envelope(event, attempt, outcome.reason), attrs, delay)
+    body = envelope(event, attempt, outcome.reason, time_ms)
+    return QueueMessage(key, False, body, attrs, delay)
 
 
 def dead_letter_message(

@@ -17,6 +17,7 @@ class Fate(StrEnum):
     DELIVERED = "delivered"
     QUEUED = "queued"
     DUPLICATE = "duplicate"  # already delivered: not sent again
+    SUPERSEDED = "superseded"  # newer data already delivered for all it carries: not sent
     DEAD_LETTERED = "dead_lettered"
     REJECTED = "rejected"
     SKIPPED = "skipped"
@@ -29,6 +30,8 @@ def fate_of(outcome: Outcome, *, queued: bool = True) -> Fate:
         return Fate.DELIVERED
     if outcome.kind is Kind.DUPLICATE:
         return Fate.DUPLICATE
+    if outcome.kind is Kind.SUPERSEDED:
+        return Fate.SUPERSEDED
     if not queued:
         return Fate.FAILED
     # in flight: another invocation holds it and may die; the retry path settles it

@@ -280,6 +280,29 @@ def order_rules(status: str) -> tuple[Rule, ...]:
     )
 
 
+# What identifies an order; every other order field is its state (or a Segment field that
+# sets it, forwarded by the spread). A stale order event keeps only these and the
+# properties no order rule reads (delivery/freshness.py, STALE_ORDER_EVENTS=strip).
+ORDER_IDENTITY = frozenset({"orderId", "order_id", "orderDbKey", "order_db_key"})
+
+
+def order_state_fields() -> frozenset[str]:
+    """Richpanel's order state fields and the Segment properties they are made from."""
+    names: set[str] = set()
+    for rule in order_rules("updated")[len(TRACK) :]:
+        if rule.dest.startswith("properties."):
+            names.add(rule.dest.split(".")[1])
+            names.update(
+                source.split("|")[0].split(".")[1]
+                for source in rule.sources
+                if source.startswith("properties.")
+            )
+    return frozenset(names - ORDER_IDENTITY)
+
+
+ORDER_STATE_FIELDS = order_state_fields()
+
+
 PAGE: tuple[Rule, ...] = (
     Rule("event", default="page_view"),
     Rule("properties.name", ("name", "properties.name")),

@@ -20,6 +20,7 @@ EVENT_METRICS: Mapping[Fate, str] = {
     Fate.DELIVERED: "EventsDelivered",
     Fate.QUEUED: "EventsQueued",
     Fate.DUPLICATE: "EventsDuplicate",
+    Fate.SUPERSEDED: "EventsSuperseded",
     Fate.DEAD_LETTERED: "EventsDeadLettered",
     Fate.REJECTED: "EventsRejected",
     Fate.SKIPPED: "EventsSkipped",
@@ -28,6 +29,7 @@ EVENT_METRICS: Mapping[Fate, str] = {
 RETRY_METRICS: Mapping[str, str] = {
     "delivered": "RetryDelivered",
     "duplicate": "RetryDuplicate",
+    "superseded": "RetrySuperseded",
     "dead_lettered": "RetryDeadLettered",
     "queued": "RetryScheduled",  # stays queued for another attempt
 }

@@ -33,7 +33,8 @@ class Kind(StrEnum):
     RETRYABLE = "retryable"
     PERMANENT = "permanent"
     DUPLICATE = "duplicate"  # already delivered once: acknowledged, not sent again
-    IN_FLIGHT = "in_flight"  # another invocation is delivering this messageId right now
+    IN_FLIGHT = "in_flight"  # another invocation is delivering this messageId (or customer)
+    SUPERSEDED = "superseded"  # Richpanel already has newer data for everything it carries
 
 
 @dataclass(frozen=True)

@@ -81,3 +81,20 @@ def test_order_fields_default_to_both_and_take_only_the_three_choices() -> None:
         assert Settings.from_env({"RICHPANEL_ORDER_FIELDS": choice}).order_fields == choice
     with pytest.raises(SettingsError, match="RICHPANEL_ORDER_FIELDS must be one of"):
         Settings.from_env({"RICHPANEL_ORDER_FIELDS": "camel"})
+
+
+def test_freshness_is_off_without_a_table_and_stale_orders_take_two_choices() -> None:
+    from richpanel_destination.settings import Settings, SettingsError
+
+    defaults = Settings.from_env({})
+    assert (defaults.freshness_table, defaults.stale_order_events) == ("", "strip")
+    assert defaults.freshness_ttl == 400 * 86_400
+    on = Settings.from_env(
+        {"FRESHNESS_TABLE": "marks", "FRESHNESS_TTL_SECONDS": "172800",
+         "STALE_ORDER_EVENTS": "supersede"}
+    )  # fmt: skip
+    assert (on.freshness_table, on.freshness_ttl, on.stale_order_events) == (
+        "marks", 172_800, "supersede"
+    )  # fmt: skip
+    with pytest.raises(SettingsError, match="STALE_ORDER_EVENTS must be one of"):
+        Settings.from_env({"STALE_ORDER_EVENTS": "drop"})

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -40,16 +41,22 @@ from ..richpanel.outcomes import Kind, Outcome
 
 Send = Callable[[Mapping[str, Any]], Outcome]
 STALE_ORDER_EVENTS = ("strip", "supersede")  # STALE_ORDER_EVENTS setting
-LEASE_RETRY_SECONDS = 5  # a loser of the race is queued this long (at least)
 DEFAULT_LEASE_SECONDS = 30  # without a Lambda context: how long a lease holds
 SETTLE_ATTEMPTS = 2
-TAKE_LEASE = "SET lease = :token, leaseUntil = :until, m = if_not_exists(m, :empty)"
-STATE = "state"  # an order item's one mark
-LEASE_HELD = Outcome(
-    Kind.IN_FLIGHT,
-    "another event for this customer or order is being delivered",
-    retry_after=LEASE_RETRY_SECONDS,
+# Every attribute by a placeholder: DynamoDB reserves words such as AT and BY.
+NAMES = {"#lease": "lease", "#until": "leaseUntil", "#m": "m", "#at": "at", "#by": "by",
+         "#exp": "expires"}  # fmt: skip
+TAKE_LEASE = (
+    "SET #lease = :token, #until = :until, #m = if_not_exists(#m, :empty),"
+    " #exp = if_not_exists(#exp, :exp)"  # an item never marked still expires
 )
+FREE = "attribute_not_exists(#lease) OR #until < :now"
+HELD = "#lease = :token"
+RELEASE = "REMOVE #lease, #until"
+STATE = "state"  # an order item's one mark
+# A loser of the race: queued, and retried with the retry queue's backoff (a lease is held
+# for one send, so it is usually free by the first retry).
+LEASE_HELD = Outcome(Kind.IN_FLIGHT, "another event for this customer or order is being delivered")
 
 
 def _hashed(kind: str, value: str) -> str:
@@ -86,8 +93,11 @@ def subjects(event: Mapping[str, Any], call: Mapping[str, Any]) -> list[Subject]
         and name.strip().lower() in ORDER_STATUSES
         and isinstance(properties, dict)
     ):
-        order_id = properties.get("order_id", properties.get("orderId"))
-        if isinstance(order_id, str) and order_id:
+        # the mapped (string) id: with documented names only orderId is mapped, and
+        # order_id is then Segment's own value, which may be a number
+        ids = (properties.get("order_id"), properties.get("orderId"))
+        order_id = next((i for i in ids if isinstance(i, str) and i), None)
+        if order_id is not None:
             found.append(Subject(_hashed("order", order_id), (STATE,), order=True))
     return sorted(found, key=lambda s: s.key)
 
@@ -211,12 +221,14 @@ class Freshness:
                 TableName=self.table,
                 Key={"pk": {"S": subject.key}},
                 UpdateExpression=TAKE_LEASE,
-                ConditionExpression="attribute_not_exists(lease) OR leaseUntil < :now",
+                ConditionExpression=FREE,
+                ExpressionAttributeNames=_used(TAKE_LEASE, FREE),
                 ExpressionAttributeValues={
                     ":token": {"S": token},
                     ":until": {"N": str(now_ms + self._lease_ms())},
                     ":now": {"N": str(now_ms)},
                     ":empty": {"M": {}},
+                    ":exp": {"N": str(now_ms // 1000 + self.ttl_seconds)},
                 },
                 ReturnValues="ALL_NEW",
             )
@@ -259,25 +271,29 @@ class Freshness:
     ) -> None:
         """Set the fields' marks to the event's time and release the lease (if still ours)."""
         names = {f"#f{i}": name for i, name in enumerate(fields)}
-        sets = [f"m.{alias} = :t" for alias in names]
+        sets = [f"#m.{alias} = :t" for alias in names]
+        removes = ["#lease", "#until"]
         values: dict[str, Any] = {
             ":t": {"N": str(lease.time_ms)},
             ":exp": {"N": str(int(time.time()) + self.ttl_seconds)},
             ":token": {"S": lease.token},
         }
         if lease.time_ms >= int(item.get("at", -1)):
-            sets.append("at = :t")
+            sets.append("#at = :t")
             if lease.message_id:
-                sets.append("by = :by")
+                sets.append("#by = :by")
                 values[":by"] = {"S": lease.message_id}
-        sets.append("expires = :exp")
+            else:  # the newest time is no longer the older messageId's
+                removes.append("#by")
+        sets.append("#exp = :exp")
+        update = f"SET {', '.join(sets)} REMOVE {', '.join(removes)}"
         try:
             self._dynamodb.update_item(
                 TableName=self.table,
                 Key={"pk": {"S": subject.key}},
-                UpdateExpression=f"SET {', '.join(sets)} REMOVE lease, leaseUntil",
-                ConditionExpression="lease = :token",
-                ExpressionAttributeNames=names,
+                UpdateExpression=update,
+                ConditionExpression=HELD,
+                ExpressionAttributeNames=names | _used(update, HELD),
                 ExpressionAttributeValues=values,
             )
         except Exception as exc:
@@ -292,9 +308,9 @@ class Freshness:
                 self._dynamodb.update_item(
                     TableName=self.table,
                     Key={"pk": {"S": subject.key}},
-                    UpdateExpression="SET m.#f = :t",
-                    ConditionExpression="attribute_not_exists(m.#f) OR m.#f < :t",
-                    ExpressionAttributeNames={"#f": name},
+                    UpdateExpression="SET #m.#f = :t",
+                    ConditionExpression="attribute_not_exists(#m.#f) OR #m.#f < :t",
+                    ExpressionAttributeNames={"#f": name, "#m": "m"},
                     ExpressionAttributeValues={":t": {"N": str(lease.time_ms)}},
                 )
 
@@ -308,8 +324,9 @@ class Freshness:
             self._dynamodb.update_item(
                 TableName=self.table,
                 Key={"pk": {"S": subject.key}},
-                UpdateExpression="REMOVE lease, leaseUntil",
-                ConditionExpression="lease = :token",
+                UpdateExpression=RELEASE,
+                ConditionExpression=HELD,
+                ExpressionAttributeNames=_used(RELEASE, HELD),
                 ExpressionAttributeValues={":token": {"S": token}},
             )
 
@@ -339,6 +356,12 @@ def chains(items: list[Any], touched: Callable[[Any], list[Subject]]) -> list[li
     for i, item in enumerate(items):
         groups.setdefault(root(i), []).append(item)
     return list(groups.values())
+
+
+def _used(*expressions: str) -> dict[str, str]:
+    """The NAMES placeholders the expressions use (DynamoDB refuses unused ones)."""
+    found = set(re.findall(r"#\w+", " ".join(expressions)))
+    return {k: v for k, v in NAMES.items() if k in found}
 
 
 def _conditional(exc: BaseException) -> bool:

@@ -155,3 +155,96 @@ def test_an_event_in_flight_elsewhere_is_retried_later() -> None:
     with pytest.raises(RetryLater):
         attempt(BODY, FakeClient(in_flight), queues)
     assert queues.dead == [] and len(queues.postponed) == 1
+
+
+# ------------------------------------------------------------ freshest data wins on retry
+
+IDENTIFY = {
+    "type": "identify",
+    "messageId": "m-old",
+    "userId": "u-1",
+    "timestamp": "2026-12-01T09:00:00Z",
+    "traits": {"email": "old@example.com", "plan": "silver"},
+}
+NINE, TEN = 1_796_115_600_000, 1_796_119_200_000  # 2026-12-01 09:00 and 10:00 UTC, epoch ms
+
+
+@pytest.fixture
+def marks(mocked_aws: None) -> Any:
+    """A freshness guard on moto, with u-1's email last delivered at 10:00 by m-new."""
+    import boto3
+
+    from richpanel_destination.delivery.freshness import Freshness
+
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName="marks",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    guard = Freshness("marks", 3600, dynamodb=client)
+    newer = {"userProperties": {"uid": "u-1", "email": "new@example.com"}}
+    sent = guard.send({"type": "identify"}, TEN, "m-new", newer, FakeClient(OK_200).send)
+    assert sent.kind is Kind.DELIVERED
+    return guard
+
+
+OK_200 = Outcome(Kind.DELIVERED, "ok", 200)
+
+
+def retry_with(guard: Any, body: str, client: FakeClient, queues: FakeQueues) -> Any:
+    return retry_once(
+        body,
+        "rh-1",
+        1,
+        client=client,  # type: ignore[arg-type]
+        queues=queues,  # type: ignore[arg-type]
+        settings=SETTINGS,
+        credentials=CREDENTIALS,
+        freshness=guard,
+        rng=random.Random(0),
+    )
+
+
+def test_a_late_retry_sends_only_the_fields_richpanel_has_no_newer_value_for(marks: Any) -> None:
+    client = FakeClient(OK_200)
+    done = retry_with(marks, envelope(IDENTIFY, 1, "503", NINE), client, FakeQueues())
+    assert done.fate is Fate.DELIVERED
+    assert client.calls[-1]["userProperties"] == {"uid": "u-1", "plan": "silver"}
+
+
+def test_a_retry_with_nothing_newer_is_superseded_and_not_sent(marks: Any) -> None:
+    only_email = IDENTIFY | {"traits": {"email": "old@example.com"}}
+    client = FakeClient(OK_200)
+    done = retry_with(marks, envelope(only_email, 1, "503", NINE), client, FakeQueues())
+    assert (done.fate, client.calls) == (Fate.SUPERSEDED, [])
+    assert done.reason == (
+        "Richpanel has newer data from 2026-12-01T10:00:00.000+00:00 (messageId m-new)"
+    )
+
+
+def test_the_envelope_time_wins_over_the_events_own_timestamp(marks: Any) -> None:
+    """Ingest judged the event (clamped to its receipt); later attempts use that time."""
+    future = IDENTIFY | {"timestamp": "2030-01-01T00:00:00Z", "traits": {"email": "x@y.z"}}
+    client = FakeClient(OK_200)
+    done = retry_with(marks, envelope(future, 1, "503", NINE), client, FakeQueues())
+    assert done.fate is Fate.SUPERSEDED
+
+
+def test_an_envelope_without_event_time_is_judged_by_the_event_clamped_to_parking() -> None:
+    from richpanel_destination.retry import read_envelope
+
+    body = json.loads(envelope(IDENTIFY | {"timestamp": "2030-01-01T00:00:00Z"}, 1, "503"))
+    body["parkedAt"] = "2026-12-01T10:00:00.000+00:00"
+    assert read_envelope(json.dumps(body)) == (
+        IDENTIFY | {"timestamp": "2030-01-01T00:00:00Z"}, TEN
+    )  # fmt: skip
+    assert read_envelope(envelope(IDENTIFY, 1, "503", NINE))[1] == NINE
+
+
+def test_a_dead_letter_keeps_the_event_time() -> None:
+    queues = FakeQueues()
+    permanent = FakeClient(Outcome(Kind.PERMANENT, "Richpanel answered 400", 400))
+    attempt(envelope(TRACK, 1, "503", NINE), permanent, queues)
+    assert json.loads(queues.dead[0][0])["eventTime"] == NINE

@@ -276,6 +276,10 @@ def main(argv: list[str]) -> None:
         result = memory(args[0])
     elif name == "drain":
         result = drain(int(args[0]), args[1] == "table")
+    elif name == "dynamodb":
+        from bench import dynamodb
+
+        result = dynamodb.measure()
     else:
         raise SystemExit(f"unknown measure {name}")
     Path(out).write_text(json.dumps(result), encoding="utf-8")

@@ -1,7 +1,9 @@
-"""`make bench` (issue 7): init, CPU per event, batch delivery, memory, retry drain.
+"""`make bench` (issue 7): init, CPU per event, batch delivery, memory, retry drain, and
+DynamoDB units per event (bench/dynamodb.py).
 
 ``python -m bench.run`` from the repo root. Every measure runs in a fresh child process;
 prints a table, writes bench/results/results.json and bench/results/bench.png.
+``python -m bench.run dynamodb`` runs only the DynamoDB units and updates results.json.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def machine() -> dict[str, Any]:
 
 def measure() -> dict[str, Any]:
     r: dict[str, Any] = {"machine": machine()}
-    print("1/5 init ...", file=sys.stderr, flush=True)
+    print("1/6 init ...", file=sys.stderr, flush=True)
     # As the built layer does: bytecode ready (PYTHONDONTWRITEBYTECODE may be set here)
     sources = [str(ROOT / p) for p in ("layers/common", "functions", "bench")]
     subprocess.run([sys.executable, "-m", "compileall", "-q", *sources], check=True)
@@ -106,9 +108,9 @@ def measure() -> dict[str, Any]:
     from bench import artifact
 
     r["artifact"] = artifact.measure()
-    print("2/5 cpu ...", file=sys.stderr, flush=True)
+    print("2/6 cpu ...", file=sys.stderr, flush=True)
     r["cpu"] = child(["cpu", "1.0"])
-    print("3/5 batch ...", file=sys.stderr, flush=True)
+    print("3/6 batch ...", file=sys.stderr, flush=True)
     r["batch"] = {
         "table": child(["batch", str(BATCH), "16", "table"]),
         "no_table": child(["batch", str(BATCH), "16", "none"]),
@@ -117,14 +119,49 @@ def measure() -> dict[str, Any]:
         "bt_no_table": child(["batch", str(BATCH), "16", "none", str(BT_CHUNK)]),
         "bt_table": child(["batch", str(BATCH), "16", "table", str(BT_CHUNK)]),
     }
-    print("4/5 memory ...", file=sys.stderr, flush=True)
+    print("4/6 memory ...", file=sys.stderr, flush=True)
     r["memory"] = {kind: child(["memory", kind]) for kind in ("many", "large", "webhook")}
-    print("5/5 retry drain ...", file=sys.stderr, flush=True)
+    print("5/6 retry drain ...", file=sys.stderr, flush=True)
     r["drain"] = {
         "table": child(["drain", str(DRAIN), "table"]),
         "no_table": child(["drain", str(DRAIN), "none"]),
     }
+    print("6/6 dynamodb units ...", file=sys.stderr, flush=True)
+    r.update(child(["dynamodb"]))
     return r
+
+
+DYNAMODB_ROW = "DynamoDB WRU"  # the rows dynamodb_rows makes start so
+
+
+def dynamodb_rows(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows: write units per event by call type, and per identify as a customer's item grows."""
+    rows: list[dict[str, Any]] = []
+    for name, u in r.get("dynamodb_units_per_event", {}).items():
+        rows.append(
+            {
+                "measure": f"{DYNAMODB_ROW} per event, {name} ({u['fate']})",
+                "value": u["total_wru"],
+                "unit": "WRU",
+                "target": None,
+                "target_text": f"freshness {u['freshness_wru']} + idempotency "
+                f"{u['idempotency_wru']}, {u['rru']:g} RRU",
+                "met": None,
+            }
+        )
+    g = r.get("dynamodb_item_growth")
+    for keys, row in (g or {}).get("by_keys", {}).items():
+        rows.append(
+            {
+                "measure": f"{DYNAMODB_ROW} per identify, customer with {keys} profile keys",
+                "value": row["total_wru"],
+                "unit": "WRU",
+                "target": None,
+                "target_text": f"freshness {row['freshness_wru']}, item {row['item_bytes']} B",
+                "met": None,
+            }
+        )
+    return rows
 
 
 def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
@@ -266,6 +303,7 @@ def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": None,
             }
         )
+    rows += dynamodb_rows(r)
     return rows
 
 
@@ -352,7 +390,28 @@ def plot(r: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def main() -> int:
+def dynamodb_only() -> int:
+    """Only the DynamoDB units: merged into the existing results.json (other parts kept)."""
+    from bench import dynamodb
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "results.json"
+    r: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    r.update(child(["dynamodb"]))
+    rows = [x for x in r.get("rows", []) if not x["measure"].startswith(DYNAMODB_ROW)]
+    r["rows"] = rows + dynamodb_rows(r)
+    print(dynamodb.table(r))
+    path.write_text(json.dumps(r, indent=2), encoding="utf-8")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["dynamodb"]:
+        return dynamodb_only()
+    if argv:
+        raise SystemExit(f"usage: python -m bench.run [dynamodb]; got {argv}")
+    from bench import dynamodb
+
     started = time.perf_counter()
     RESULTS.mkdir(parents=True, exist_ok=True)
     r = measure()
@@ -362,6 +421,7 @@ def main() -> int:
     m = r["machine"]
     print(f"machine: nproc {m['nproc']}, {m['cpu']}, Python {m['python']}")
     print(table(rows))
+    print(dynamodb.table(r))
     print(f"(bench took {r['elapsed_s']:.0f} s)")
     (RESULTS / "results.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
     try:
@@ -375,4 +435,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

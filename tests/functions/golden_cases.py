@@ -50,7 +50,7 @@ SINGLE_ROUTES = {
 # queues), so the case stays on the emulator.
 IN_PROCESS_SETTINGS = frozenset({"SCREENS_AS_PAGE_VIEWS"})
 # Outcomes only the emulator's queues and idempotency table produce
-STACK_OUTCOMES = frozenset({"queued", "dead_lettered", "duplicate", "failed"})
+STACK_OUTCOMES = frozenset({"queued", "dead_lettered", "duplicate", "superseded", "failed"})
 # Also kept over HTTP (besides running in-process): one case per transport form, so the
 # local API's translation of a real request (text, base64 for gzip, raw bytes) stays covered.
 WIRE_SAMPLE = frozenset(

@@ -85,7 +85,17 @@ def test_ingest_sample_gets_its_exact_response(local_stack: LocalStack, name: st
             result["richpanelStatus"] = 200
         results.append(result)
     counts = {"received": len(expected)} | dict.fromkeys(
-        ("delivered", "queued", "duplicate", "dead_lettered", "rejected", "skipped", "failed"), 0
+        (
+            "delivered",
+            "queued",
+            "duplicate",
+            "superseded",
+            "dead_lettered",
+            "rejected",
+            "skipped",
+            "failed",
+        ),
+        0,
     )
     for _, _, outcome, _ in expected:
         counts[outcome] += 1

@@ -38,7 +38,8 @@ SINGLE_ROUTES = {name: kind for name, kind in ROUTES.items() if kind in CALL_TYP
 BATCH_ROUTES = [name for name, kind in ROUTES.items() if kind == "batch"]
 FATE_OF = {Kind.DELIVERED: "delivered", Kind.RETRYABLE: "queued", Kind.PERMANENT: "dead_lettered"}
 SENT = ("delivered", "queued", "dead_lettered")
-OUTCOMES = ("delivered", "queued", "duplicate", "dead_lettered", "rejected", "skipped", "failed")
+OUTCOMES = ("delivered", "queued", "duplicate", "superseded", "dead_lettered", "rejected",
+            "skipped", "failed")  # fmt: skip
 TOO_DEEP = "Request body is nested too deeply; the limit is 64 levels"
 
 # ---------------------------------------------------------------------------- strategies

@@ -51,6 +51,7 @@ STACK_ONLY = {
     "RETRY_QUEUE_URL": "https://sqs.golden.invalid/retry",
     "DEAD_LETTER_QUEUE_URL": "https://sqs.golden.invalid/dlq",
     "IDEMPOTENCY_TABLE": "",
+    "FRESHNESS_TABLE": "",  # in-process cases keep no marks; the emulator's cases do
 }
 
 

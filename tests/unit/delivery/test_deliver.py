@@ -256,3 +256,71 @@ def test_chunks_go_through_the_deduplicator() -> None:
     assert [r.fate for r in results] == [Fate.DELIVERED, Fate.DUPLICATE, Fate.DELIVERED]
     assert results[1].reason == "already delivered"
     assert [[c["event"] for c in b] for b in client.batches] == [["E0", "E2"]]
+
+
+# ------------------------------------------------------- freshest data wins, one request
+
+
+@pytest.fixture
+def guard(mocked_aws: None) -> Any:
+    """A freshness guard over a fresh table on moto's in-process DynamoDB."""
+    import boto3
+
+    from richpanel_destination.delivery.freshness import Freshness
+
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName="marks",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return Freshness("marks", 3600, dynamodb=client)
+
+
+def identify(message_id: str, at: str, **traits: Any) -> dict[str, Any]:
+    return {"type": "identify", "messageId": message_id, "userId": "u-7",
+            "timestamp": f"2026-12-01T{at}:00Z", "traits": traits}  # fmt: skip
+
+
+def test_a_requests_events_for_one_customer_go_in_turn_and_the_older_loses_its_fields(
+    guard: Any,
+) -> None:
+    """Newest first in the request: the older identify is sent only with what is newer."""
+    client = FakeClient(OK)
+    events = [
+        identify("m-new", "10:00", email="new@example.com", plan="gold"),
+        identify("m-old", "09:00", email="old@example.com", firstName="Ann"),
+        identify("m-oldest", "08:00", email="oldest@example.com"),
+    ]
+    results = deliver(delivery(client, freshness=guard, concurrency=8), events)
+    assert [r.fate for r in results] == [Fate.DELIVERED, Fate.DELIVERED, Fate.SUPERSEDED]
+    assert [c["userProperties"] for c in client.calls] == [
+        {"uid": "u-7", "email": "new@example.com", "plan": "gold"},
+        {"uid": "u-7", "firstName": "Ann"},
+    ]
+    assert results[2].reason == (
+        "Richpanel has newer data from 2026-12-01T10:00:00.000+00:00 (messageId m-new)"
+    )
+    assert summary(results)["superseded"] == 1 and http_status(results, single=False) == 200
+
+
+def test_a_failed_send_moves_no_mark_so_a_later_older_event_still_counts(guard: Any) -> None:
+    queues = FakeQueues()
+    events = [identify("m-new", "10:00", email="new@example.com")]
+    (failed,) = deliver(delivery(FakeClient(DOWN), queues, freshness=guard), events)
+    assert failed.fate is Fate.QUEUED
+    assert json.loads(queues.messages[0].body)["eventTime"] == 1_796_119_200_000
+    client = FakeClient(OK)
+    (older,) = deliver(delivery(client, freshness=guard), [identify("m-old", "09:00", email="o")])
+    assert older.fate is Fate.DELIVERED and client.calls[0]["userProperties"]["email"] == "o"
+
+
+def test_in_a_bt_chunk_a_second_event_for_the_customer_is_queued_not_raced(guard: Any) -> None:
+    client, queues = FakeClient(OK), FakeQueues()
+    events = [identify("m-a", "10:00", email="a@x.io"), identify("m-b", "11:00", email="b@x.io")]
+    results = deliver(delivery(client, queues, freshness=guard, batch_size=10), events)
+    assert [r.fate for r in results] == [Fate.DELIVERED, Fate.QUEUED]
+    assert results[1].reason == "another event for this customer or order is being delivered"
+    assert [[c["eventId"] for c in batch] for batch in client.batches] == [["m-a"]]
+    assert [json.loads(m.body)["event"]["messageId"] for m in queues.messages] == ["m-b"]

@@ -19,8 +19,8 @@ Protocol, the same for ingest, retry, redrive and replay (this module is the onl
    any other outcome only releases the lease.
 
 Track and page events without an email, and identifies without profile fields, touch
-nothing. Each lease and settle is one write unit while an item stays under 1 KB (about 40
-trait keys); keys are hashed, so no userId or order id is stored in clear.
+nothing. Each lease and settle is one write unit while an item stays under 1 KB (about 38
+trait keys of 15 characters, make bench); keys are hashed: no userId or order id in clear.
 """
 
 from __future__ import annotations

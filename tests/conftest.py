@@ -21,3 +21,17 @@ def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(name, raising=False)
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def marks_table(mocked_aws: None) -> Iterator[str]:
+    """The freshness guard's table (key ``pk``) on moto, named "marks"."""
+    import boto3
+
+    boto3.client("dynamodb").create_table(
+        TableName="marks",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    yield "marks"

@@ -170,20 +170,11 @@ NINE, TEN = 1_796_115_600_000, 1_796_119_200_000  # 2026-12-01 09:00 and 10:00 U
 
 
 @pytest.fixture
-def marks(mocked_aws: None) -> Any:
+def marks(marks_table: str) -> Any:
     """A freshness guard on moto, with u-1's email last delivered at 10:00 by m-new."""
-    import boto3
-
     from richpanel_destination.delivery.freshness import Freshness
 
-    client = boto3.client("dynamodb")
-    client.create_table(
-        TableName="marks",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    guard = Freshness("marks", 3600, dynamodb=client)
+    guard = Freshness(marks_table, 3600)
     newer = {"userProperties": {"uid": "u-1", "email": "new@example.com"}}
     sent = guard.send({"type": "identify"}, TEN, "m-new", newer, FakeClient(OK_200).send)
     assert sent.kind is Kind.DELIVERED

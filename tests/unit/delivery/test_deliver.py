@@ -262,20 +262,11 @@ def test_chunks_go_through_the_deduplicator() -> None:
 
 
 @pytest.fixture
-def guard(mocked_aws: None) -> Any:
+def guard(marks_table: str) -> Any:
     """A freshness guard over a fresh table on moto's in-process DynamoDB."""
-    import boto3
-
     from richpanel_destination.delivery.freshness import Freshness
 
-    client = boto3.client("dynamodb")
-    client.create_table(
-        TableName="marks",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return Freshness("marks", 3600, dynamodb=client)
+    return Freshness(marks_table, 3600)
 
 
 def identify(message_id: str, at: str, **traits: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -157,17 +157,6 @@ def without(call: dict[str, Any], where: str, names: Any) -> dict[str, Any]:
     out = copy.deepcopy(call)
     out[where] = {k: v for k, v in out[where].items() if k not in names}
     return out
-
-
-@pytest.fixture
-def marks_table(mocked_aws: None) -> Iterator[str]:
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    yield TABLE
 
 
 # ----------------------------------------------------------------------------- subjects()

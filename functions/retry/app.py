@@ -38,6 +38,15 @@ def record_keys(record: SQSRecord) -> dict[str, Any]:
     }
 
 
+def sent_timestamp(record: SQSRecord) -> int | None:
+    """When SQS took the message (epoch ms): where its retry window starts; None if absent."""
+    raw = record.attributes.get("SentTimestamp")
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
@@ -48,7 +57,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     async def record_handler(record: SQSRecord) -> None:
         keys = record_keys(record)
         await asyncio.to_thread(
-            batch.retry, record.body, record.receipt_handle, keys["receiveCount"], keys
+            batch.retry,
+            record.body,
+            record.receipt_handle,
+            keys["receiveCount"],
+            keys,
+            sent_timestamp(record),
         )
 
     response = async_process_partial_response(

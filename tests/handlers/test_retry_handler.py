@@ -61,6 +61,9 @@ class SlowRichpanel:
         self.delay = delay
         self.given: list[float | None] = []
 
+    def held(self) -> Outcome | None:
+        return None  # no breaker, no pause
+
     def send(self, call: Any, credentials: Any, within: float | None = None) -> Outcome:
         self.given.append(within)
         if within is not None and within < self.delay:

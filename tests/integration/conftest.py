@@ -40,6 +40,10 @@ TEST_ENVIRONMENT = {
     "RETRY_BACKOFF_BASE_SECONDS": "0.2",
     "RETRY_BACKOFF_CAP_SECONDS": "1",
     "RICHPANEL_READ_TIMEOUT_SECONDS": "0.5",
+    "BREAKER_COOLDOWN_SECONDS": "1",
+    # the function gives up on the 8th receive (the queue's backstop, 150, is never reached),
+    # so an always-failing event reaches the DLQ within a test's time; the window is by age
+    "MAX_RECEIVE_COUNT": "8",  # an outage a test causes must not hold the next test
 }
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ import requests
 
 pytestmark = pytest.mark.integration
 
-MAX_RECEIVE_COUNT = 8  # asserted against template.yaml in test_max_receive_count_is_the_templates
+MAX_RECEIVE_COUNT = 8  # the test stack's MAX_RECEIVE_COUNT (tests/integration/conftest.py)
 
 
 def track(**overrides: Any) -> dict[str, Any]:
@@ -218,7 +218,8 @@ def test_max_receive_count_is_the_templates() -> None:
     template = Template.load()
     redrive = template.queues()["RetryQueue"]["RedrivePolicy"]
     assert redrive["maxReceiveCount"] == {"Ref": "RetryMaxReceiveCount"}
-    assert template.parameter_defaults()["RetryMaxReceiveCount"] == str(MAX_RECEIVE_COUNT)
+    # only a backstop behind the retry window (docs/operations.md#how-long-the-retry-path-tries)
+    assert template.parameter_defaults()["RetryMaxReceiveCount"] == "150"
 
 
 def test_duplicate_on_the_retry_queue_is_acknowledged_without_a_call(

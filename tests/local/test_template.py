@@ -134,7 +134,7 @@ def test_queue_order_and_attributes(template: Template) -> None:
     assert retry["SqsManagedSseEnabled"] == "true"
     redrive = json.loads(retry["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == DLQ_ARN
-    assert int(redrive["maxReceiveCount"]) == 8  # the RetryMaxReceiveCount parameter
+    assert int(redrive["maxReceiveCount"]) == 150  # RetryMaxReceiveCount: only a backstop
     dlq = queue_attributes(template, "DeadLetterQueue", context)
     assert dlq["MessageRetentionPeriod"] == "1209600"
     assert json.loads(dlq["RedriveAllowPolicy"])["sourceQueueArns"] == [RETRY_ARN]

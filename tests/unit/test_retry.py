@@ -239,3 +239,179 @@ def test_a_dead_letter_keeps_the_event_time() -> None:
     permanent = FakeClient(Outcome(Kind.PERMANENT, "Richpanel answered 400", 400))
     attempt(envelope(TRACK, 1, "503", NINE), permanent, queues)
     assert json.loads(queues.dead[0][0])["eventTime"] == NINE
+
+
+# ------------------------------------------------- the retry window, by age (issue 17.3)
+
+WINDOW = Settings(backoff_base=10, backoff_cap=3600, max_receive_count=150, retry_window=86_400)
+NOW = 1_796_200_000_000  # epoch ms
+HOUR_MS = 3_600_000
+FAILING = Outcome(Kind.RETRYABLE, "Richpanel answered 503", 503)
+
+
+def parked_at(ms: int | None) -> str:
+    """BODY as parked at ``ms`` (None: an envelope without parkedAt)."""
+    from datetime import UTC, datetime
+
+    body = json.loads(BODY)
+    if ms is None:
+        del body["parkedAt"]
+    else:
+        body["parkedAt"] = datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+    return json.dumps(body)
+
+
+class Ceiling(random.Random):
+    """uniform() returns the upper bound: the longest wait the backoff allows."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def aged(
+    queues: FakeQueues,
+    sent_ms: int | None,
+    *,
+    body: str = BODY,
+    receive_count: int = 30,
+    outcome: Outcome = FAILING,
+    settings: Settings = WINDOW,
+    rng: random.Random | None = None,
+    now_ms: int = NOW,
+    time_left: Any = None,
+) -> Any:
+    return retry_once(
+        body,
+        "rh-1",
+        receive_count,
+        client=FakeClient(outcome),  # type: ignore[arg-type]
+        queues=queues,  # type: ignore[arg-type]
+        settings=settings,
+        credentials=CREDENTIALS,
+        time_left=time_left,
+        rng=rng or random.Random(0),
+        sent_ms=sent_ms,
+        now_ms=now_ms,
+    )
+
+
+def test_inside_the_window_a_retryable_failure_is_postponed() -> None:
+    queues = FakeQueues()
+    with pytest.raises(RetryLater) as caught:
+        aged(queues, NOW - 23 * HOUR_MS)  # 30 receives, 23 h: neither limit binds
+    assert queues.dead == [] and queues.postponed == [("rh-1", caught.value.delay)]
+    assert 0 <= caught.value.delay <= 3600 and caught.value.attempt == 31
+
+
+def test_past_the_window_a_retryable_failure_is_dead_lettered_with_the_window_reason() -> None:
+    queues = FakeQueues()
+    done = aged(queues, NOW - 24 * HOUR_MS - 1000)
+    assert (done.fate, done.attempt, done.status) == (Fate.DEAD_LETTERED, 31, 503)
+    body, reason, message_id = queues.dead[0]
+    assert reason == "gave up after 24 h (31 attempts): Richpanel answered 503"
+    assert message_id == "m1" and json.loads(body)["attempt"] == 31
+    assert queues.postponed == []
+
+
+def test_the_window_ends_exactly_at_its_length() -> None:
+    queues = FakeQueues()
+    assert aged(queues, NOW - 24 * HOUR_MS).fate is Fate.DEAD_LETTERED
+
+
+def test_a_permanent_failure_past_the_window_keeps_its_own_reason() -> None:
+    queues = FakeQueues()
+    rejected = Outcome(Kind.PERMANENT, "Richpanel answered 400", 400)
+    aged(queues, NOW - 48 * HOUR_MS, outcome=rejected)
+    assert queues.dead[0][1] == "Richpanel answered 400"
+
+
+def test_delivered_past_the_window_is_delivered() -> None:
+    done = aged(FakeQueues(), NOW - 48 * HOUR_MS, outcome=Outcome(Kind.DELIVERED, "ok", 200))
+    assert done.fate is Fate.DELIVERED
+
+
+def test_sent_timestamp_wins_over_parked_at() -> None:
+    """A redrive sends a new message: its SentTimestamp starts the window again."""
+    queues = FakeQueues()
+    with pytest.raises(RetryLater):  # parked two days ago, redriven an hour ago
+        aged(queues, NOW - HOUR_MS, body=parked_at(NOW - 48 * HOUR_MS))
+    assert queues.dead == []
+    done = aged(FakeQueues(), NOW - 25 * HOUR_MS, body=parked_at(NOW - HOUR_MS))
+    assert done.fate is Fate.DEAD_LETTERED
+
+
+def test_parked_at_is_the_fallback_without_a_sent_timestamp() -> None:
+    with pytest.raises(RetryLater):
+        aged(FakeQueues(), None, body=parked_at(NOW - 23 * HOUR_MS))
+    queues = FakeQueues()
+    done = aged(queues, None, body=parked_at(NOW - 25 * HOUR_MS))
+    assert done.fate is Fate.DEAD_LETTERED
+    assert queues.dead[0][1].startswith("gave up after 24 h (31 attempts)")
+
+
+def test_without_any_time_only_the_backstop_applies() -> None:
+    queues = FakeQueues()
+    with pytest.raises(RetryLater):
+        aged(queues, None, body=parked_at(None))
+    assert queues.dead == []
+
+
+def test_a_zero_window_is_no_window() -> None:
+    unlimited = Settings(backoff_base=10, backoff_cap=3600, max_receive_count=150, retry_window=0)
+    with pytest.raises(RetryLater):
+        aged(FakeQueues(), NOW - 400 * HOUR_MS, settings=unlimited)
+
+
+@pytest.mark.parametrize(
+    ("age_ms", "retry_after", "expected"),
+    [
+        (24 * HOUR_MS - 100_000, None, 100),  # the 1 h the backoff drew ends at the window
+        (24 * HOUR_MS - 100_000, 7200, 100),  # so does a longer Retry-After
+        (24 * HOUR_MS - 400, None, 1),  # rounded up: the next attempt is past the end
+        (20 * HOUR_MS, None, 3600),  # far from the end: the backoff as drawn
+    ],
+)
+def test_a_wait_never_reaches_past_the_windows_end(
+    age_ms: int, retry_after: int | None, expected: int
+) -> None:
+    queues = FakeQueues()
+    failing = Outcome(Kind.RETRYABLE, "Richpanel answered 429", 429, retry_after=retry_after)
+    with pytest.raises(RetryLater) as caught:
+        aged(queues, NOW - age_ms, outcome=failing, rng=Ceiling())
+    assert caught.value.delay == expected and queues.postponed == [("rh-1", expected)]
+
+
+def test_the_clamped_wait_makes_the_next_attempt_the_last() -> None:
+    """Attempt, wait as told, attempt again: the second is at the window's end and gives up."""
+    sent, now, queues = NOW - 24 * HOUR_MS, NOW - 100_000, FakeQueues()
+    with pytest.raises(RetryLater) as caught:
+        aged(queues, sent, receive_count=40, rng=Ceiling(), now_ms=now)
+    later = now + caught.value.delay * 1000
+    done = aged(queues, sent, receive_count=41, rng=Ceiling(), now_ms=later)
+    assert done.fate is Fate.DEAD_LETTERED
+    assert later - sent == 24 * HOUR_MS  # at the end, not an hour after it
+
+
+def test_the_receive_count_backstop_still_dead_letters_inside_the_window() -> None:
+    queues = FakeQueues()
+    done = aged(queues, NOW - HOUR_MS, receive_count=150)
+    assert done.fate is Fate.DEAD_LETTERED
+    assert queues.dead[0][1] == "gave up after 151 attempts: Richpanel answered 503"
+
+
+def test_not_sent_for_lack_of_time_goes_back_at_once_even_past_the_window() -> None:
+    """Not an attempt: the next receive tries Richpanel (and gives up if it fails)."""
+    queues = FakeQueues()
+    with pytest.raises(RetryLater) as caught:
+        aged(queues, NOW - 48 * HOUR_MS, time_left=lambda: None)
+    assert caught.value.delay == 0 and queues.dead == []
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(86_400, "24 h"), (3600, "1 h"), (5400, "90 min"), (60, "1 min"), (45, "45 s")],
+)
+def test_the_window_in_a_reason(seconds: int, text: str) -> None:
+    from richpanel_destination.retry import duration
+
+    assert duration(seconds) == text

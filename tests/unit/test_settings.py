@@ -98,3 +98,12 @@ def test_freshness_is_off_without_a_table_and_stale_orders_take_two_choices() ->
     )  # fmt: skip
     with pytest.raises(SettingsError, match="STALE_ORDER_EVENTS must be one of"):
         Settings.from_env({"STALE_ORDER_EVENTS": "drop"})
+
+
+def test_the_retry_window_is_a_day_by_default_in_whole_seconds() -> None:
+    assert Settings.from_env({}).retry_window == 86_400
+    assert Settings.from_env({"RETRY_WINDOW_SECONDS": "60"}).retry_window == 60
+    assert Settings.from_env({"RETRY_WINDOW_SECONDS": "0"}).retry_window == 0  # no window
+    for raw in ("1.5", "-1", "a day"):
+        with pytest.raises(SettingsError, match="RETRY_WINDOW_SECONDS"):
+            Settings.from_env({"RETRY_WINDOW_SECONDS": raw})

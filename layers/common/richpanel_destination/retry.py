@@ -22,12 +22,12 @@ from .delivery.backoff import retry_delay
 from .delivery.dedupe import Deduplicator, event_key
 from .delivery.deliver import MIN_SEND_SECONDS, Pending, send_once
 from .delivery.freshness import Freshness
+from .delivery.gate import Gate
 from .delivery.queues import Queues, envelope
 from .delivery.results import Fate
 from .inbound.validate import validate_event
 from .mapping.transform import MappingError, to_richpanel
 from .observability.metrics import record_retries
-from .richpanel.client import RichpanelClient
 from .richpanel.outcomes import Kind, Outcome
 from .secrets import RichpanelCredentials, SecretError
 from .settings import Settings
@@ -105,12 +105,36 @@ def _string(event: Mapping[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def queued_for(body: str, sent_ms: int | None, now_ms: int | None = None) -> float | None:
+    """Seconds this message has been on the retry queue: its age in the retry window.
+
+    Counted from SQS's SentTimestamp (a redrive sends a new message, so it starts again),
+    else from the envelope's ``parkedAt``; None when neither is known (no window then).
+    """
+    if sent_ms is None:
+        parked = json.loads(body)  # read_envelope has read it already
+        sent_ms = timestamps.epoch_ms(parked.get("parkedAt"))
+        if sent_ms is None:
+            return None
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    return (now - sent_ms) / 1000
+
+
+def duration(seconds: int) -> str:
+    """A window for a reason: 24 h, 90 min, 45 s."""
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
 def retry_once(
     body: str,
     receipt_handle: str,
     receive_count: int,
     *,
-    client: RichpanelClient,
+    client: Gate,
     queues: Queues,
     settings: Settings,
     credentials: RichpanelCredentials | None,
@@ -118,11 +142,15 @@ def retry_once(
     freshness: Freshness | None = None,
     time_left: TimeLeft | None = None,
     rng: random.Random | None = None,
+    sent_ms: int | None = None,
+    now_ms: int | None = None,
 ) -> RetryResult:
     """Re-send a queued event; raise RetryLater (after postponing it) if it should be retried.
 
     ``time_left`` bounds the send to the invocation's remaining time (None: no bound);
-    ``credentials`` None means Richpanel's could not be read (retried later).
+    ``credentials`` None means Richpanel's could not be read (retried later). ``sent_ms``:
+    when SQS took the message (its SentTimestamp, epoch ms; None: the envelope's parkedAt),
+    the start of its retry window; ``now_ms``: the clock (None: time.time()).
     """
     attempt = receive_count + 1  # the ingest attempt was the first
     try:
@@ -157,7 +185,8 @@ def retry_once(
         return client.send(payload, credentials, within)
 
     pending = Pending(0, event, call, message_id, event_key(event), time_ms)
-    outcome = send_once(dedupe, freshness, pending, post)
+    held = client.held()  # breaker open, or Richpanel said wait: reschedule, claim nothing
+    outcome = held if held is not None else send_once(dedupe, freshness, pending, post)
     if outcome.kind is Kind.DELIVERED:
         return RetryResult(Fate.DELIVERED, message_id, attempt, None, outcome, user_id)
     if outcome.kind is Kind.DUPLICATE:
@@ -168,8 +197,16 @@ def retry_once(
         return dead_letter(outcome.reason, outcome)
     if settings.max_receive_count and receive_count >= settings.max_receive_count:
         return dead_letter(f"gave up after {attempt} attempts: {outcome.reason}", outcome)
-    if outcome is NOT_REACHED:  # not a Richpanel failure: back at once
+    window_left = None  # seconds until the retry window ends; None: no window
+    if settings.retry_window:
+        age = queued_for(body, sent_ms, now_ms)
+        window_left = None if age is None else settings.retry_window - age
+    if outcome is NOT_REACHED:  # not a Richpanel failure (not an attempt): back at once
         delay = 0
+    elif window_left is not None and window_left <= 0:
+        window = duration(settings.retry_window)
+        reason = f"gave up after {window} ({attempt} attempts): {outcome.reason}"
+        return dead_letter(reason, outcome)
     else:
         delay = retry_delay(
             receive_count,
@@ -177,6 +214,7 @@ def retry_once(
             cap=settings.backoff_cap,
             retry_after=outcome.retry_after,
             rng=rng,
+            window_left=window_left,
         )
     queues.postpone(receipt_handle, delay)
     raise RetryLater(outcome.reason, delay, attempt, outcome)
@@ -202,9 +240,17 @@ class RetryBatch:
         return left if left >= MIN_SEND_SECONDS else None
 
     def retry(
-        self, body: str, receipt_handle: str, receive_count: int, keys: dict[str, Any]
+        self,
+        body: str,
+        receipt_handle: str,
+        receive_count: int,
+        keys: dict[str, Any],
+        sent_ms: int | None = None,
     ) -> None:
-        """One queued message; raises RetryLater (a batch item failure) to keep it queued."""
+        """One queued message; raises RetryLater (a batch item failure) to keep it queued.
+
+        ``sent_ms``: the record's SentTimestamp, where its retry window starts.
+        """
         try:
             done = retry_once(
                 body,
@@ -217,6 +263,7 @@ class RetryBatch:
                 dedupe=runtime.dedupe(),
                 freshness=runtime.freshness(),
                 time_left=self.time_left,
+                sent_ms=sent_ms,
             )
         except RetryLater as exc:
             self._count(exc.outcome, Fate.QUEUED)

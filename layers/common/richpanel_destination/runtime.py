@@ -6,11 +6,15 @@ import sys
 from functools import cache
 
 from . import secrets
+from .delivery.breaker import Breaker
 from .delivery.dedupe import Deduplicator
 from .delivery.deliver import Delivery
 from .delivery.freshness import Freshness
+from .delivery.gate import Gate
+from .delivery.pacing import Pacing
 from .delivery.queues import Queues
 from .inbound.auth import parse_modes
+from .observability.metrics import record_breaker
 from .observability.redact import Redactor
 from .richpanel.client import RichpanelClient
 from .settings import Settings
@@ -50,9 +54,19 @@ def inbound_credentials() -> secrets.InboundCredentials:
 
 
 @cache
-def richpanel() -> RichpanelClient:
+def richpanel() -> Gate:
+    """Richpanel's client behind the pacing and (with a table) the shared circuit breaker."""
     s = settings()
-    return RichpanelClient(s, pool_size=s.delivery_concurrency)
+    client = RichpanelClient(s, pool_size=s.delivery_concurrency)
+    breaker = None
+    if s.breaker_failures and s.breaker_table:
+        breaker = Breaker(
+            s.breaker_table,
+            failures=s.breaker_failures,
+            cooldown=s.breaker_cooldown,
+            notify=record_breaker,
+        )
+    return Gate(client, Pacing(s.delivery_concurrency), breaker)
 
 
 @cache

@@ -89,13 +89,14 @@ class Settings:
     retry_queue_url: str = ""
     dead_letter_queue_url: str = ""
     backoff_base: float = 10.0
-    backoff_cap: float = 900.0
+    backoff_cap: float = 3600.0
     screens_as_page_views: bool = False
     delivery_concurrency: int = 16
     delivery_budget: float = 4.0
     idempotency_table: str = ""
     idempotency_ttl: int = 172_800
     max_receive_count: int = 0  # the retry queue's maxReceiveCount; 0 = unknown
+    retry_window: int = 86_400  # seconds on the retry queue before giving up; 0 = no limit
     richpanel_batch_size: int = 0  # /bt chunk size; 0 (or 1) = one /t call per event
     order_fields: str = "both"  # order field names: documented (camelCase), plugin, or both
     freshness_table: str = ""  # the freshest-data guard's marks; "" = the guard is off
@@ -103,6 +104,10 @@ class Settings:
     stale_order_events: str = "strip"  # a stale order event: strip its state, or supersede
     # an X-Signature-admitted event received by Segment longer ago is a replay; 0 = no limit
     webhook_signature_max_age: int = 86_400
+    # the circuit breaker: consecutive failures that open it (0 = off), seconds it stays open
+    breaker_failures: int = 5
+    breaker_cooldown: float = 30.0
+    breaker_table: str = ""  # where its shared item lives ("" = the idempotency table)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -124,17 +129,21 @@ class Settings:
             retry_queue_url=env.get("RETRY_QUEUE_URL", ""),
             dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
             backoff_base=_float(env, "RETRY_BACKOFF_BASE_SECONDS", 10.0),
-            backoff_cap=_float(env, "RETRY_BACKOFF_CAP_SECONDS", 900.0),
+            backoff_cap=_float(env, "RETRY_BACKOFF_CAP_SECONDS", 3600.0),
             screens_as_page_views=_bool(env, "SCREENS_AS_PAGE_VIEWS"),
             delivery_concurrency=max(1, int(_float(env, "DELIVERY_CONCURRENCY", 16))),
             delivery_budget=_float(env, "DELIVERY_BUDGET_SECONDS", 4.0),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
             idempotency_ttl=int(_float(env, "IDEMPOTENCY_TTL_SECONDS", 172_800)),
             max_receive_count=int(_float(env, "MAX_RECEIVE_COUNT", 0)),
+            retry_window=_seconds(env, "RETRY_WINDOW_SECONDS", 86_400),
             richpanel_batch_size=_batch_size(env),
             order_fields=_choice(env, "RICHPANEL_ORDER_FIELDS", ORDER_FIELDS, "both"),
             freshness_table=env.get("FRESHNESS_TABLE", ""),
             freshness_ttl=_seconds(env, "FRESHNESS_TTL_SECONDS", 34_560_000),
             stale_order_events=_choice(env, "STALE_ORDER_EVENTS", STALE_ORDER_EVENTS, "strip"),
             webhook_signature_max_age=_seconds(env, "WEBHOOK_SIGNATURE_MAX_AGE_SECONDS", 86_400),
+            breaker_failures=_seconds(env, "BREAKER_FAILURES", 5),
+            breaker_cooldown=_float(env, "BREAKER_COOLDOWN_SECONDS", 30.0),
+            breaker_table=env.get("BREAKER_TABLE", "") or env.get("IDEMPOTENCY_TABLE", ""),
         )

@@ -26,6 +26,10 @@ class FakeClient:
         self.finished: list[float] = []  # when each send ended (time.monotonic())
         self._lock = threading.Lock()
 
+    def held(self) -> Outcome | None:
+        """A plain client never holds calls back (delivery/gate.py does)."""
+        return None
+
     def send(
         self, call: Mapping[str, Any], credentials: Any = None, within: float | None = None
     ) -> Outcome:

@@ -9,11 +9,11 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from ..richpanel.client import RichpanelClient
 from ..richpanel.outcomes import Kind, Outcome
 from ..secrets import RichpanelCredentials
 from .dedupe import LATE, Deduplicator, Send
 from .freshness import Freshness, Lease, chains, subjects
+from .gate import Gate
 from .queues import (
     QueueMessage,
     Queues,
@@ -107,7 +107,7 @@ class Delivery:
 
     def __init__(
         self,
-        client: RichpanelClient,
+        client: Gate,
         queues: Queues,
         *,
         dedupe: Deduplicator | None = None,
@@ -162,6 +162,10 @@ class Delivery:
             if deadline.left() is None:
                 outcomes.append(OUT_OF_TIME)  # not claimed, not sent
                 continue
+            held = self.client.held()  # breaker open, or Richpanel said wait: queue at once
+            if held is not None:
+                outcomes.append(held)
+                continue
 
             def post(call: Mapping[str, Any], p: Pending = p) -> Outcome:
                 within = deadline.left()
@@ -187,6 +191,9 @@ class Delivery:
         """
         if deadline.left() is None:
             return [OUT_OF_TIME] * len(chunk)
+        held = self.client.held()
+        if held is not None:
+            return [held] * len(chunk)
         by_call = {id(p.call): p for p in chunk}
 
         def post(calls: Sequence[Mapping[str, Any]]) -> list[Outcome]:

@@ -35,6 +35,7 @@ RETRY_METRICS: Mapping[str, str] = {
 }
 RECORD_FAILED_METRIC = "DeliveryRecordsNotSaved"  # delivered; a resend would not be caught
 MAX_VALUES = 100  # EMF takes at most 100 values per metric
+BREAKER_METRIC = "RichpanelBreaker"  # counted per Change: opened, reopened, probe, closed
 
 
 def _emit(
@@ -92,3 +93,12 @@ def record_retries(outcomes: Counter[str], calls: list[tuple[str, float]]) -> No
     counts["RetryAttempts"] = sum(v for k, v in outcomes.items() if k != "record_failed")
     _emit({}, counts)
     record_calls(calls)
+
+
+def record_breaker(change: str, details: dict[str, object]) -> None:
+    """A change of the circuit breaker's state: one log line and one metric."""
+    from aws_lambda_powertools import Logger
+
+    level = "warning" if change in ("opened", "reopened") else "info"
+    getattr(Logger(child=True), level)(f"circuit {change}", extra={"breaker": change} | details)
+    _emit({"Change": change}, {BREAKER_METRIC: 1})

@@ -276,6 +276,14 @@ def main(argv: list[str]) -> None:
         result = memory(args[0])
     elif name == "drain":
         result = drain(int(args[0]), args[1] == "table")
+    elif name == "hang":
+        from bench import resilience
+
+        result = resilience.hang(args[0] == "on", int(args[1]))
+    elif name == "storm":
+        from bench import resilience
+
+        result = resilience.storm(args[0] == "on", float(args[1]))
     elif name == "dynamodb":
         from bench import dynamodb
 

@@ -1,9 +1,11 @@
-"""`make bench` (issue 7): init, CPU per event, batch delivery, memory, retry drain, and
-DynamoDB units per event (bench/dynamodb.py).
+"""`make bench` (issue 7): init, CPU per event, batch delivery, memory, retry drain,
+DynamoDB units per event (bench/dynamodb.py), and Richpanel hanging / a 429 storm
+(bench/resilience.py, issue 17).
 
 ``python -m bench.run`` from the repo root. Every measure runs in a fresh child process;
 prints a table, writes bench/results/results.json and bench/results/bench.png.
-``python -m bench.run dynamodb`` runs only the DynamoDB units and updates results.json.
+``python -m bench.run dynamodb`` runs only the DynamoDB units and updates results.json;
+``python -m bench.run resilience`` likewise the breaker and pacing measures.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def machine() -> dict[str, Any]:
 
 def measure() -> dict[str, Any]:
     r: dict[str, Any] = {"machine": machine()}
-    print("1/6 init ...", file=sys.stderr, flush=True)
+    print("1/7 init ...", file=sys.stderr, flush=True)
     # As the built layer does: bytecode ready (PYTHONDONTWRITEBYTECODE may be set here)
     sources = [str(ROOT / p) for p in ("layers/common", "functions", "bench")]
     subprocess.run([sys.executable, "-m", "compileall", "-q", *sources], check=True)
@@ -108,9 +110,9 @@ def measure() -> dict[str, Any]:
     from bench import artifact
 
     r["artifact"] = artifact.measure()
-    print("2/6 cpu ...", file=sys.stderr, flush=True)
+    print("2/7 cpu ...", file=sys.stderr, flush=True)
     r["cpu"] = child(["cpu", "1.0"])
-    print("3/6 batch ...", file=sys.stderr, flush=True)
+    print("3/7 batch ...", file=sys.stderr, flush=True)
     r["batch"] = {
         "table": child(["batch", str(BATCH), "16", "table"]),
         "no_table": child(["batch", str(BATCH), "16", "none"]),
@@ -119,15 +121,19 @@ def measure() -> dict[str, Any]:
         "bt_no_table": child(["batch", str(BATCH), "16", "none", str(BT_CHUNK)]),
         "bt_table": child(["batch", str(BATCH), "16", "table", str(BT_CHUNK)]),
     }
-    print("4/6 memory ...", file=sys.stderr, flush=True)
+    print("4/7 memory ...", file=sys.stderr, flush=True)
     r["memory"] = {kind: child(["memory", kind]) for kind in ("many", "large", "webhook")}
-    print("5/6 retry drain ...", file=sys.stderr, flush=True)
+    print("5/7 retry drain ...", file=sys.stderr, flush=True)
     r["drain"] = {
         "table": child(["drain", str(DRAIN), "table"]),
         "no_table": child(["drain", str(DRAIN), "none"]),
     }
-    print("6/6 dynamodb units ...", file=sys.stderr, flush=True)
+    print("6/7 dynamodb units ...", file=sys.stderr, flush=True)
     r.update(child(["dynamodb"]))
+    print("7/7 resilience (Richpanel hanging, a 429 storm; ~45 s) ...", file=sys.stderr, flush=True)
+    from bench import resilience
+
+    r.update(resilience.measure(child))
     return r
 
 
@@ -304,6 +310,9 @@ def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     rows += dynamodb_rows(r)
+    from bench import resilience
+
+    rows += resilience.rows(r)
     return rows
 
 
@@ -405,11 +414,34 @@ def dynamodb_only() -> int:
     return 0
 
 
+def resilience_only() -> int:
+    """Only Richpanel hanging and the 429 storm (bench/resilience.py), merged into results.json."""
+    from bench import resilience
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "results.json"
+    r: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    started = time.perf_counter()
+    r.update(resilience.measure(child))
+    r["resilience"]["elapsed_s"] = time.perf_counter() - started
+    r["resilience"]["machine"] = machine()
+    fresh = resilience.rows(r)
+    rows = [x for x in r.get("rows", []) if not x["measure"].startswith(resilience.ROW)]
+    r["rows"] = rows + fresh
+    print(table(fresh))
+    print(resilience.table(r))
+    print(f"(resilience took {r['resilience']['elapsed_s']:.0f} s)")
+    path.write_text(json.dumps(r, indent=2), encoding="utf-8")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if argv == ["dynamodb"]:
         return dynamodb_only()
+    if argv == ["resilience"]:
+        return resilience_only()
     if argv:
-        raise SystemExit(f"usage: python -m bench.run [dynamodb]; got {argv}")
+        raise SystemExit(f"usage: python -m bench.run [dynamodb|resilience]; got {argv}")
     from bench import dynamodb
 
     started = time.perf_counter()
@@ -422,6 +454,9 @@ def main(argv: list[str]) -> int:
     print(f"machine: nproc {m['nproc']}, {m['cpu']}, Python {m['python']}")
     print(table(rows))
     print(dynamodb.table(r))
+    from bench import resilience
+
+    print(resilience.table(r))
     print(f"(bench took {r['elapsed_s']:.0f} s)")
     (RESULTS / "results.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
     try:

@@ -130,6 +130,10 @@ class StubRichpanel:
     def __init__(self) -> None:
         self.sent = 0
 
+    def held(self) -> Any:
+        """As Gate.held: nothing holds the sends back (no breaker, no 429 pause)."""
+        return None
+
     def send(self, call: Any, credentials: Any = None, within: float | None = None) -> Any:
         from richpanel_destination.richpanel.outcomes import Kind, Outcome
         from richpanel_destination.richpanel.wire import encode_call

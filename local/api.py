@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from local._http import BackgroundServer, LocalHTTPServer, QuietHandler, ServerThread
-from local.lambda_runtime import LocalFunction
+from local.lambda_runtime import Function
 from local.template import LOCAL_ACCOUNT_ID, Template
 
 Invoke = Callable[[dict[str, Any]], Any]
@@ -263,9 +263,7 @@ class LocalApi(BackgroundServer):
         self._thread = ServerThread(server, "local-api")
 
 
-def targets_from_template(
-    template: Template, functions: Mapping[str, LocalFunction]
-) -> list[ApiTarget]:
+def targets_from_template(template: Template, functions: Mapping[str, Function]) -> list[ApiTarget]:
     """One ApiTarget per Api event of the template, invoking the loaded function."""
     targets: list[ApiTarget] = []
     for route in template.api_routes():

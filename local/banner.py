@@ -78,7 +78,26 @@ def banner(stack: LocalStack) -> str:
         "(LOCAL_SCHEDULE_SECONDS overrides)"
         for s in stack.schedulers
     ]
+    lines.append(workers_line(stack))
     if stack.overridden:
         lines.append(f"  From your environment: {', '.join(stack.overridden)}")
     lines.append("Ctrl-C to stop.")
     return "\n".join(lines)
+
+
+def workers_line(stack: LocalStack) -> str:
+    """How the functions run: worker processes per function, or all in this process."""
+    from local.workers import API_WORKERS_VARIABLE, ProcessFunction
+
+    if stack.workers != "process":
+        turns = "one invocation at a time" if stack.serialize_invocations else "in parallel"
+        return f"  workers: inline (every handler in this process, {turns})"
+    sizes = ", ".join(
+        f"{logical_id} up to {function.pool.size}"
+        for logical_id, function in stack.functions.items()
+        if isinstance(function, ProcessFunction)
+    )
+    return (
+        f"  workers: process, one warm per function, more on demand ({sizes}; "
+        f"{API_WORKERS_VARIABLE} sets the API functions')"
+    )

@@ -1,4 +1,8 @@
-"""Load Lambda handlers from CodeUri/Handler in-process and invoke them with a fake context."""
+"""Load Lambda handlers from CodeUri/Handler and invoke them with a fake context.
+
+``LocalFunction`` runs a handler in this process ("inline" workers); local/workers.py runs
+each function in worker processes of its own ("process" workers) with the same loader.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,37 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from local.template import FunctionSpec, ResolveContext
+if TYPE_CHECKING:  # the worker processes import this module: keep it light
+    from local.template import FunctionSpec, ResolveContext
 
 Handler = Callable[[Any, Any], Any]
+
+
+class HandlerSource(Protocol):
+    """What loading a handler needs of a function (FunctionSpec has it)."""
+
+    @property
+    def logical_id(self) -> str: ...
+    @property
+    def code_uri(self) -> Path: ...
+    @property
+    def handler(self) -> str: ...
+    @property
+    def layer_dirs(self) -> tuple[Path, ...]: ...
+
+
+class Function(Protocol):
+    """A function the API, pollers and schedulers invoke (inline or in worker processes)."""
+
+    spec: FunctionSpec
+    function_name: str
+    function_arn: str
+
+    def invoke(self, event: Any) -> Any:
+        """Run one invocation; return the handler's result or raise its error."""
+        ...
 
 
 class LambdaContext:
@@ -59,7 +89,7 @@ def add_layers_to_path(layer_dirs: tuple[Path, ...] | list[Path]) -> None:
         sys.path.insert(0, entry)
 
 
-def load_handler(spec: FunctionSpec) -> Handler:
+def load_handler(spec: HandlerSource) -> Handler:
     """Import the handler module of spec under a unique module name and return the handler.
 
     The function's layers go on sys.path first. The CodeUri directory is on sys.path only
@@ -123,17 +153,23 @@ class LocalFunction:
             return self.handler(event, self.new_context())
 
 
-def load_function(
-    spec: FunctionSpec, context: ResolveContext, lock: threading.Lock | None = None
-) -> LocalFunction:
-    """Load spec's handler; name it like CloudFormation would (FunctionName or stack-id).
-
-    Pass one lock to every function to run one invocation at a time in the process
-    (handlers share module-level state such as Powertools' logger keys and metric set).
-    """
+def function_identity(spec: FunctionSpec, context: ResolveContext) -> tuple[str, str]:
+    """The name (FunctionName, else stack-LogicalId, as CloudFormation) and ARN of spec."""
     if spec.function_name is not None:
         name = context.resolve_str(spec.function_name)
     else:
         name = f"{context.stack_name}-{spec.logical_id}"
     arn = f"arn:{context.partition}:lambda:{context.region}:{context.account_id}:function:{name}"
+    return name, arn
+
+
+def load_function(
+    spec: FunctionSpec, context: ResolveContext, lock: threading.Lock | None = None
+) -> LocalFunction:
+    """Load spec's handler into this process, named as function_identity says.
+
+    Pass one lock to every function to run one invocation at a time in the process
+    (handlers share module-level state such as Powertools' logger keys and metric set).
+    """
+    name, arn = function_identity(spec, context)
     return LocalFunction(spec, load_handler(spec), name, arn, lock)

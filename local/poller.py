@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from local.lambda_runtime import LocalFunction
+from local.lambda_runtime import Function
 from local.template import SqsEventSource
 
 MAX_RECEIVE = 10  # SQS ReceiveMessage limit
@@ -91,7 +91,7 @@ class SqsPoller:
 
     def __init__(
         self,
-        function: LocalFunction,
+        function: Function,
         source: SqsEventSource,
         queue_url: str,
         queue_arn: str,

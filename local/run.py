@@ -4,6 +4,8 @@
 [--host 127.0.0.1] [--ready-file PATH]``. Everything is read from template.yaml; a
 variable the template declares that is also set in this process's environment keeps the
 environment's value (e.g. ``RETRY_BACKOFF_BASE_SECONDS=0.2`` or ``RICHPANEL_BASE_URL``).
+Each function runs in worker processes of its own (``--workers process``, local/workers.py;
+``--workers inline`` runs every handler in this process, one invocation at a time).
 Handler output (Powertools JSON lines) goes to stdout unchanged; the runner's own messages
 (the where-is-everything banner, tracebacks) go to stderr.
 """
@@ -32,7 +34,7 @@ from local.dynamodb import (
     dynamodb_client,
     register_template_tables,
 )
-from local.lambda_runtime import LocalFunction, load_function
+from local.lambda_runtime import Function, load_function
 from local.poller import SqsPoller
 from local.sandbox import Sandbox
 from local.scheduler import Scheduler, schedulers
@@ -50,6 +52,7 @@ from local.sqs import (
     sqs_client,
 )
 from local.template import FunctionSpec, ResolveContext, Template, TemplateError
+from local.workers import MODES, ProcessFunction, pool_sizes, process_functions, start_pools
 
 # Template parameters the local stack sets; everything else keeps its Default.
 BASE_URL_PARAMETER = "RichpanelBaseUrl"
@@ -125,8 +128,17 @@ class LocalStack:
         sqs_port: int = 0,
         environ: Mapping[str, str] | None = None,
         serialize_invocations: bool = True,
+        workers: str = "inline",
     ) -> None:
-        """Configure; environ is the caller's environment (its declared names win)."""
+        """Configure; environ is the caller's environment (its declared names win).
+
+        workers: "process" runs each function in worker processes of its own (as
+        `python -m local.run` does); "inline" loads every handler into this process, for
+        tests that patch handler modules or capture their output (serialize_invocations:
+        one invocation at a time there, as the handlers share Powertools' singletons).
+        """
+        if workers not in MODES:
+            raise ValueError(f"workers must be one of {MODES}, not {workers!r}")
         self.template = template
         self.host = host
         self.api_port = api_port
@@ -134,13 +146,14 @@ class LocalStack:
         self.sqs_port = sqs_port
         self.environ = dict(os.environ if environ is None else environ)
         self.serialize_invocations = serialize_invocations
+        self.workers = workers
         self.context: ResolveContext | None = None
         self.sqs: LocalSqs | None = None
         self.sandbox: Sandbox | None = None
         self.api: LocalApi | None = None
         self.queues: dict[str, QueueInfo] = {}
         self.tables: dict[str, TableInfo] = {}
-        self.functions: dict[str, LocalFunction] = {}
+        self.functions: dict[str, Function] = {}
         self.pollers: list[SqsPoller] = []
         self.schedulers: list[Scheduler] = []
         self.environment: dict[str, str] = {}
@@ -212,15 +225,7 @@ class LocalStack:
         os.environ.update(self.environment)
         os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
 
-        lock = threading.Lock() if self.serialize_invocations else None
-        # A function that calls the stack's own API (the canary) must not hold the lock the
-        # API's invocation then waits for; it adds its metrics only once its calls are done.
-        self.functions = {
-            spec.logical_id: load_function(
-                spec, context, None if API_URL_VARIABLE in spec.environment else lock
-            )
-            for spec in specs
-        }
+        self.functions = self._functions(specs, context)
         self.api = LocalApi(
             targets_from_template(self.template, self.functions),
             stage=self.template.api_stage_name(context),
@@ -230,10 +235,28 @@ class LocalStack:
         ).start()
         if API_URL_VARIABLE in declared and not self.environ.get(API_URL_VARIABLE):
             os.environ[API_URL_VARIABLE] = self.environment[API_URL_VARIABLE] = self.api.url
+        # Workers start once the environment is complete (the API's URL); all in parallel.
+        start_pools(
+            [f.pool for f in self.functions.values() if isinstance(f, ProcessFunction)], os.environ
+        )
         self._start_pollers(context)
         self.schedulers = schedulers(self.template, self.functions, context, self.environ)
         for scheduler in self.schedulers:
             scheduler.start()
+
+    def _functions(self, specs: list[FunctionSpec], context: ResolveContext) -> dict[str, Function]:
+        if self.workers == "process":
+            sizes = pool_sizes(self.template, specs, self.environ)
+            return dict(process_functions(specs, context, sizes))
+        lock = threading.Lock() if self.serialize_invocations else None
+        # A function that calls the stack's own API (the canary) must not hold the lock the
+        # API's invocation then waits for; it adds its metrics only once its calls are done.
+        return {
+            spec.logical_id: load_function(
+                spec, context, None if API_URL_VARIABLE in spec.environment else lock
+            )
+            for spec in specs
+        }
 
     def _start_pollers(self, context: ResolveContext) -> None:
         by_arn = {queue.arn: queue for queue in self.queues.values()}
@@ -262,6 +285,9 @@ class LocalStack:
             scheduler.stop()
         for poller in self.pollers:
             poller.stop()
+        for function in self.functions.values():
+            if isinstance(function, ProcessFunction):
+                function.pool.stop()
         for component in (self.api, self.sandbox, self.sqs):
             if component is not None:
                 try:
@@ -306,9 +332,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-file", type=Path, help="JSON with the URLs, written once ready")
     parser.add_argument("--template", type=Path, default=None, help="default: repo template.yaml")
     parser.add_argument(
+        "--workers",
+        choices=MODES,
+        default=os.environ.get("LOCAL_WORKERS") or "process",
+        help="process (default; LOCAL_WORKERS): worker processes per function; inline: all here",
+    )
+    parser.add_argument(
         "--parallel-invocations",
         action="store_true",
-        help="let handler invocations overlap (default: one at a time, as handlers share state)",
+        help="--workers inline only: let invocations overlap (default: one at a time)",
     )
     args = parser.parse_args(argv)
     if isinstance(sys.stdout, io.TextIOWrapper):
@@ -324,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         sandbox_port=args.sandbox_port,
         sqs_port=args.sqs_port,
         serialize_invocations=not args.parallel_invocations,
+        workers=args.workers,
     )
     if args.ready_file is not None:
         args.ready_file.unlink(missing_ok=True)  # never leave a stale one around

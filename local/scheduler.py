@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from local.lambda_runtime import LocalFunction
+from local.lambda_runtime import Function
 from local.template import ResolveContext, Template, TemplateError
 
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
@@ -65,7 +65,7 @@ class Scheduler:
     """Invoke one function every interval seconds until stopped."""
 
     def __init__(
-        self, function: LocalFunction, event_id: str, interval: float, context: ResolveContext
+        self, function: Function, event_id: str, interval: float, context: ResolveContext
     ) -> None:
         """Configure; nothing runs before start()."""
         if interval <= 0:
@@ -113,7 +113,7 @@ class Scheduler:
 
 def schedulers(
     template: Template,
-    functions: Mapping[str, LocalFunction],
+    functions: Mapping[str, Function],
     context: ResolveContext,
     environ: Mapping[str, str],
 ) -> list[Scheduler]:

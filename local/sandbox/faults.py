@@ -7,6 +7,41 @@ from typing import Any
 
 _BEHAVIOUR_FIELDS = {"status", "delay_ms", "retry_after", "times", "body"}
 _CHAOS_FIELDS = {"fail_rate", "seed", "failures"}
+_RATE_LIMIT_FIELDS = {"per_second", "retry_after"}
+RATE_LIMIT_RETRY_AFTER = 1  # Retry-After (s) of a rate-limit 429 when rate_limit omits it
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``per_second`` requests per one-second window; the rest answer 429.
+
+    A window opens with the first request after the previous one closed and lasts one
+    second; requests refused do not count toward it. ``retry_after`` (seconds, None: no
+    header) goes out as ``Retry-After`` on each 429.
+    """
+
+    per_second: int
+    retry_after: int | None = RATE_LIMIT_RETRY_AFTER
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON view, in the shape it was given (retry_after filled in)."""
+        return {"per_second": self.per_second, "retry_after": self.retry_after}
+
+    @classmethod
+    def from_json(cls, payload: Any) -> RateLimit:
+        """Validate a behaviour's ``rate_limit`` object."""
+        if not isinstance(payload, dict):
+            raise ValueError("rate_limit must be a JSON object")
+        unknown = set(payload) - _RATE_LIMIT_FIELDS
+        if unknown:
+            raise ValueError(f"unknown rate_limit fields: {sorted(unknown)}")
+        per_second: Any = payload.get("per_second")
+        if not _is_int(per_second) or per_second < 1:
+            raise ValueError("rate_limit.per_second must be a positive integer")
+        retry_after = payload.get("retry_after", RATE_LIMIT_RETRY_AFTER)
+        if retry_after is not None and (not _is_int(retry_after) or retry_after < 0):
+            raise ValueError("rate_limit.retry_after must be a non-negative integer or null")
+        return cls(per_second, retry_after)
 
 
 @dataclass(frozen=True)
@@ -66,9 +101,9 @@ class Failure:
 class Behaviour:
     """Injected misbehaviour for the next `times` ingest requests (None = until reset).
 
-    Every such request waits delay_ms; then, with probability fail_rate, it fails in one
-    of the `failures` ways (chosen uniformly); otherwise it answers `status` when set, or
-    normally.
+    Every such request waits delay_ms; then, beyond `rate_limit` (when set) in the current
+    window, it answers 429; else, with probability fail_rate, it fails in one of the
+    `failures` ways (chosen uniformly); otherwise it answers `status` when set, or normally.
     """
 
     status: int | None = None
@@ -79,6 +114,7 @@ class Behaviour:
     fail_rate: float | None = None
     seed: int | None = None
     failures: tuple[Failure, ...] = ()
+    rate_limit: RateLimit | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON view (times = how many requests it still applies to)."""
@@ -93,6 +129,8 @@ class Behaviour:
             view["fail_rate"] = self.fail_rate
             view["seed"] = self.seed
             view["failures"] = [failure.to_json() for failure in self.failures]
+        if self.rate_limit is not None:
+            view["rate_limit"] = self.rate_limit.to_json()
         return view
 
     @classmethod
@@ -100,7 +138,7 @@ class Behaviour:
         """Validate a POST /_sandbox/behaviour body."""
         if not isinstance(payload, dict):
             raise ValueError("behaviour must be a JSON object")
-        unknown = set(payload) - _BEHAVIOUR_FIELDS - _CHAOS_FIELDS
+        unknown = set(payload) - _BEHAVIOUR_FIELDS - _CHAOS_FIELDS - {"rate_limit"}
         if unknown:
             raise ValueError(f"unknown behaviour fields: {sorted(unknown)}")
         status = payload.get("status")
@@ -116,8 +154,18 @@ class Behaviour:
         if times is not None and (not _is_int(times) or times < 1):
             raise ValueError("times must be a positive integer or null")
         fail_rate, seed, failures = _chaos_from_json(payload)
+        raw_limit = payload.get("rate_limit")
+        rate_limit = None if raw_limit is None else RateLimit.from_json(raw_limit)
         return cls(
-            status, delay_ms, retry_after, times, payload.get("body"), fail_rate, seed, failures
+            status,
+            delay_ms,
+            retry_after,
+            times,
+            payload.get("body"),
+            fail_rate,
+            seed,
+            failures,
+            rate_limit,
         )
 
 
@@ -153,6 +201,7 @@ class Injection:
     retry_after: int | None = None
     body: Any = None
     failure: Failure | None = None
+    rate_limited: bool = False  # refused by the behaviour's rate_limit (status 429)
 
 
 def _is_number(value: Any) -> bool:

@@ -77,7 +77,8 @@ class _SandboxHandler(QuietHandler):
                     if source.body is not None
                     else {"error": f"sandbox injected status {status}"}
                 )
-                error = injected(f"status {status}", error)
+                what = f"rate limit {status}" if injection.rate_limited else f"status {status}"
+                error = injected(what, error)
                 if source.retry_after is not None:
                     headers.append(("Retry-After", str(source.retry_after)))
         state.record(self.path, received_at, dict(self.headers.items()), outcome, status, error)

@@ -11,7 +11,7 @@ from typing import Any
 
 from local.sandbox.contract import IngestOutcome, SandboxConfig
 from local.sandbox.customers import CustomerStore
-from local.sandbox.faults import Behaviour, Injection
+from local.sandbox.faults import Behaviour, Injection, RateLimit
 
 
 @dataclass
@@ -27,6 +27,8 @@ class SandboxState:
     _accepted: Counter[str] = field(default_factory=Counter)
     _accepted_total: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _window_opened: float = float("-inf")  # the rate limit's current window (monotonic s)
+    _window_count: int = 0  # requests let through in it
     customers: CustomerStore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -36,8 +38,9 @@ class SandboxState:
     def take_injection(self) -> Injection | None:
         """What the behaviour does to one ingest request (consumes one of its `times`).
 
-        The failure draw happens under the lock, so a seeded behaviour gives the same
-        sequence of outcomes in request-arrival order.
+        The rate-limit count and the failure draw happen under the lock, so a seeded
+        behaviour gives the same sequence of outcomes in request-arrival order. A request
+        refused by the rate limit makes no failure draw.
         """
         with self._lock:
             current = self.behaviour
@@ -47,6 +50,10 @@ class SandboxState:
                 current.times -= 1
                 if current.times <= 0:
                     self.behaviour = None
+            if current.rate_limit is not None and self._over_rate(current.rate_limit):
+                limit = current.rate_limit
+                body = {"error": f"sandbox rate limit: {limit.per_second} requests per second"}
+                return Injection(current.delay_ms, 429, limit.retry_after, body, None, True)
             failure = None
             chaos = bool(current.fail_rate and current.failures)
             if chaos and self._rng.random() < (current.fail_rate or 0):
@@ -55,11 +62,23 @@ class SandboxState:
                 current.delay_ms, current.status, current.retry_after, current.body, failure
             )
 
+    def _over_rate(self, limit: RateLimit) -> bool:
+        """Whether one more request now is beyond the limit (counts it if not; lock held)."""
+        now = time.monotonic()
+        if now - self._window_opened >= 1.0:
+            self._window_opened, self._window_count = now, 0
+        if self._window_count >= limit.per_second:
+            return True
+        self._window_count += 1
+        return False
+
     def set_behaviour(self, behaviour: Behaviour | None) -> None:
-        """Replace (or with None reset) the behaviour; a seed restarts the failure draws."""
+        """Replace (or with None reset) the behaviour; a seed restarts the failure draws, and
+        the rate limit starts a new window."""
         with self._lock:
             self.behaviour = behaviour
             self._rng = random.Random(behaviour.seed if behaviour else None)
+            self._window_opened, self._window_count = float("-inf"), 0
 
     def behaviour_json(self) -> dict[str, Any] | None:
         """The current behaviour as JSON (None when normal)."""

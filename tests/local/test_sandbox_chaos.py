@@ -264,3 +264,84 @@ def test_fifty_concurrent_clients_under_chaos(
     assert set(counts["accepted"].values()) == {1}
     assert requests.get(f"{sandbox.url}/_sandbox/health", timeout=5).status_code == 200
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_rate_limit_refuses_beyond_the_rate_with_retry_after(sandbox: Sandbox) -> None:
+    """rate_limit: per_second requests a window answer normally, the rest 429 + Retry-After;
+    refused requests do not count; a new window lets per_second through again."""
+    shown = behave(sandbox, rate_limit={"per_second": 5, "retry_after": 2})
+    assert shown["rate_limit"] == {"per_second": 5, "retry_after": 2}
+    assert requests.get(f"{sandbox.url}/_sandbox/behaviour", timeout=5).json()["behaviour"][
+        "rate_limit"
+    ] == {"per_second": 5, "retry_after": 2}
+    answers = [track(sandbox, f"e{i}") for i in range(8)]  # well within one second
+    assert [a.status_code for a in answers] == [200] * 5 + [429] * 3
+    assert {a.headers.get("Retry-After") for a in answers[5:]} == {"2"}
+    assert "rate limit" in answers[5].json()["error"]
+    entries = calls(sandbox)
+    assert [e["status"] for e in entries] == [200] * 5 + [429] * 3
+    assert entries[-1]["error"] == "injected rate limit 429"
+    assert entries[-1]["accepted"] is False
+    assert accepted(sandbox)["total"] == 5
+    time.sleep(1.05)  # the window has closed
+    assert [track(sandbox, f"n{i}").status_code for i in range(6)] == [200] * 5 + [429]
+
+
+def test_rate_limit_defaults_and_combines(sandbox: Sandbox) -> None:
+    """retry_after defaults to 1 (null: no header); times and delay_ms still apply."""
+    assert behave(sandbox, rate_limit={"per_second": 1})["rate_limit"] == {
+        "per_second": 1,
+        "retry_after": 1,
+    }
+    assert [track(sandbox).status_code for _ in range(2)] == [200, 429]
+    behave(sandbox, rate_limit={"per_second": 1, "retry_after": None}, delay_ms=50, times=3)
+    first, second = track(sandbox), track(sandbox)
+    assert (first.status_code, second.status_code) == (200, 429)
+    assert "Retry-After" not in second.headers
+    assert second.elapsed.total_seconds() >= 0.05
+    assert track(sandbox).status_code == 429  # the third of times=3, same window
+    assert track(sandbox).status_code == 200  # times used up: normal again
+    assert requests.get(f"{sandbox.url}/_sandbox/behaviour", timeout=5).json() == {
+        "behaviour": None
+    }
+
+
+def test_rate_limit_under_concurrency_lets_exactly_the_rate_through(sandbox: Sandbox) -> None:
+    """40 concurrent requests inside one window: exactly per_second are answered 200."""
+    behave(sandbox, rate_limit={"per_second": 10, "retry_after": 1})
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(lambda i: track(sandbox, f"c{i}").status_code, range(40)))
+    elapsed = time.monotonic() - started
+    seen = Counter(statuses)
+    assert set(seen) == {200, 429} and sum(seen.values()) == 40
+    # well under a second on a quiet machine; a loaded one may open a window or two more
+    assert 10 <= seen[200] <= 10 * (int(elapsed) + 1), (seen, elapsed)
+    assert sum(e["accepted"] for e in calls(sandbox)) == seen[200]
+
+
+@pytest.mark.parametrize(
+    "rate_limit",
+    [
+        {},
+        {"per_second": 0},
+        {"per_second": 1.5},
+        {"per_second": "10"},
+        {"per_second": True},
+        {"per_second": 5, "retry_after": -1},
+        {"per_second": 5, "retry_after": 0.5},
+        {"per_second": 5, "burst": 2},
+        [5],
+        5,
+    ],
+)
+def test_invalid_rate_limit_is_rejected(sandbox: Sandbox, rate_limit: Any) -> None:
+    """A malformed rate_limit answers 400 and leaves the behaviour unchanged."""
+    response = requests.post(
+        f"{sandbox.url}/_sandbox/behaviour", json={"rate_limit": rate_limit}, timeout=5
+    )
+    assert response.status_code == 400, rate_limit
+    assert "rate_limit" in response.json()["error"]
+    assert requests.get(f"{sandbox.url}/_sandbox/behaviour", timeout=5).json() == {
+        "behaviour": None
+    }

@@ -73,3 +73,22 @@ def test_a_send_waits_for_a_slot_and_gives_up_when_its_time_is_over() -> None:
     pacing.release(OK)  # frees the slot: the waiter takes it
     waiter.join(2.0)
     assert got == [None]
+
+
+def test_a_429_after_accepted_calls_sets_a_rate_a_little_under_them() -> None:
+    clock = Clock()
+    pacing = Pacing(16, clock)
+    for _ in range(20):  # 20 calls accepted within the last second
+        assert pacing.acquire(0) is None
+        pacing.release(OK)
+        clock.now += 0.04
+    pacing.acquire(0)
+    pacing.release(Outcome(Kind.RETRYABLE, "Richpanel answered 429", 429))  # no Retry-After
+    assert pacing.rate == 0.9 * 20
+    assert pacing.acquire(0) is None  # the first call at once ...
+    pacing.release(OK)
+    assert pacing.acquire(0) is NO_SLOT  # ... the next only 1/18 s later
+    clock.now += 1 / 18
+    assert pacing.acquire(0) is None
+    pacing.release(OK)
+    assert pacing.rate is not None and 18 < pacing.rate < 18.2  # grows ~1/s while calls succeed

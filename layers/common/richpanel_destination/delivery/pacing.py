@@ -9,18 +9,26 @@
   ``HALVE_EVERY_SECONDS``, so one burst of failures halves it once). It starts at, and
   never exceeds, DELIVERY_CONCURRENCY; the retry function's MaximumConcurrency stays the
   global cap on its side.
+- **Rate**: concurrency alone overshoots a rate limit (every call in flight when the first
+  429 comes back is refused too), so a 429 also sets a rate: ``RATE_MARGIN`` of the calls
+  Richpanel accepted in the second before it (if any). Calls then start at most that often, and
+  the rate grows by about one call a second while calls succeed (additive increase, like
+  the limit). Without a 429 there is no rate.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from ..richpanel.outcomes import Kind, Outcome
 
 HALVE_EVERY_SECONDS = 1.0
 MIN_LIMIT = 1.0
+RATE_MARGIN = 0.9  # of the accepted calls per second before a 429: the rate it sets
+MIN_RATE = 1.0  # calls per second
 
 
 def paused_outcome(seconds_left: float) -> Outcome:
@@ -45,6 +53,9 @@ class Pacing:
         self._in_flight = 0
         self._paused_until = float("-inf")
         self._halved_at = float("-inf")
+        self.rate: float | None = None  # calls per second; None until Richpanel sends a 429
+        self._next_start = float("-inf")  # when the rate lets the next call start
+        self._accepted: deque[float] = deque()  # when calls were accepted, the last second
         self._changed = threading.Condition()
 
     def paused_for(self) -> float:
@@ -59,13 +70,18 @@ class Pacing:
                 left = self.paused_for()
                 if left > 0:
                     return paused_outcome(left)
-                if self._in_flight < self.limit:
+                now = self._clock()
+                if self._in_flight < self.limit and now >= self._next_start:
                     self._in_flight += 1
+                    if self.rate is not None:
+                        self._next_start = max(now, self._next_start) + 1 / self.rate
                     return None
-                wait = None if deadline is None else deadline - self._clock()
+                wait = None if deadline is None else deadline - now
                 if wait is not None and wait <= 0:
                     return NO_SLOT
-                self._changed.wait(timeout=wait if wait is not None else 1.0)
+                until_start = self._next_start - now if self._next_start > now else None
+                timeout = min(t for t in (wait, until_start, 1.0) if t is not None)
+                self._changed.wait(timeout=timeout)
 
     def release(self, outcome: Outcome) -> None:
         """Give the slot back and adapt to Richpanel's answer."""
@@ -73,12 +89,20 @@ class Pacing:
         with self._changed:
             self._in_flight -= 1
             status = outcome.status
-            if status == 429 and outcome.retry_after:
-                self._paused_until = max(self._paused_until, now + outcome.retry_after)
+            while self._accepted and self._accepted[0] < now - 1.0:
+                self._accepted.popleft()
+            if status == 429:
+                if outcome.retry_after:
+                    self._paused_until = max(self._paused_until, now + outcome.retry_after)
+                if self._accepted:  # none accepted lately: the pause and the halving suffice
+                    self.rate = max(MIN_RATE, RATE_MARGIN * len(self._accepted))
             if status == 429 or (status is not None and status >= 500):
                 if now - self._halved_at >= HALVE_EVERY_SECONDS:
                     self.limit = max(MIN_LIMIT, self.limit / 2)
                     self._halved_at = now
             elif outcome.kind is Kind.DELIVERED:
                 self.limit = min(self.ceiling, self.limit + 1 / self.limit)
+                self._accepted.append(now)
+                if self.rate is not None:
+                    self.rate += 1 / self.rate
             self._changed.notify_all()

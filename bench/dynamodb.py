@@ -375,6 +375,35 @@ def growth(bench: Bench) -> dict[str, Any]:
     }
 
 
+BREAKER_RATES = (1, 10, 100)  # events per second reaching one container
+
+
+def breaker_reads(bench: Bench) -> dict[str, Any]:
+    """Read units the circuit breaker costs per event, at a few rates per container.
+
+    Each event makes the gate's two checks (``held`` before the claims, ``refusal`` at the
+    send) against a closed breaker whose item is read at most once per ``cache_seconds``;
+    a simulated clock spaces the events, the instrumented client prices every read.
+    """
+    from richpanel_destination.delivery.breaker import Breaker
+    from richpanel_destination.delivery.dedupe import _client
+
+    out: dict[str, Any] = {}
+    client = bench.meter.instrument(_client())
+    for rate in BREAKER_RATES:
+        now = [1_000_000.0]
+        breaker = Breaker(IDEMPOTENCY, dynamodb=client, clock=lambda now=now: now[0])
+        events = rate * 60  # a simulated minute
+        with bench.meter.counting() as calls:
+            for _ in range(events):
+                breaker.held()
+                breaker.refusal()
+                now[0] += 1 / rate
+        rru = sum(c.rru for c in calls)
+        out[str(rate)] = {"events": events, "reads": len(calls), "rru_per_event": rru / events}
+    return out
+
+
 @contextmanager
 def moto_aws() -> Iterator[None]:
     """moto's in-process AWS with fake credentials (as tests/conftest.py)."""
@@ -399,10 +428,12 @@ def measure() -> dict[str, Any]:
         bench = Bench()
         events = per_event(bench)
         grown = growth(bench)
+        breaker = breaker_reads(bench)
         unpriced = sorted(set(bench.meter.unpriced))
     return {
         "dynamodb_units_per_event": events,
         "dynamodb_item_growth": grown,
+        "dynamodb_breaker_reads": breaker,
         "dynamodb_unpriced_operations": unpriced,
     }
 

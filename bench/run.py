@@ -167,6 +167,17 @@ def dynamodb_rows(r: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": None,
             }
         )
+    for rate, row in r.get("dynamodb_breaker_reads", {}).items():
+        rows.append(
+            {
+                "measure": f"DynamoDB RRU per event, circuit breaker, {rate} events/s a container",
+                "value": round(row["rru_per_event"], 4),
+                "unit": "RRU",
+                "target": None,
+                "target_text": f"{row['reads']} reads for {row['events']} events (cached 2 s)",
+                "met": None,
+            }
+        )
     return rows
 
 

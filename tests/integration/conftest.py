@@ -33,6 +33,9 @@ from local.secrets import LOCAL_WRITE_KEY  # noqa: E402 - needs REPO_ROOT on sys
 from local.template import LOCAL_REGION, Template  # noqa: E402 - needs REPO_ROOT on sys.path
 from tests.processes import stop  # noqa: E402 - needs REPO_ROOT on sys.path
 
+BREAKER_ITEM = "richpanel-destination#breaker"  # delivery/breaker.py ITEM_KEY
+BREAKER_CACHE_SECONDS = 2.0  # its default cache_seconds
+
 STARTUP_TIMEOUT_SECONDS = 60
 # Fast retries for tests; these names are template-declared variables the runner honours.
 # A short read timeout lets the chaos test's "Richpanel hangs" failures end quickly.
@@ -166,7 +169,26 @@ class Stack:
         self.purge_queues()
         if busy:
             self._wait_sandbox_quiet()
+        self.close_breaker()
         self.clear_calls()
+
+    def close_breaker(self) -> None:
+        """Forget a circuit breaker an earlier test opened (its item, and the functions' cache
+        of it, which lasts up to 2 s), so each test starts with Richpanel reachable."""
+        table = self.tables.get("IdempotencyTable")
+        if table is None:
+            return
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=self.sqs_endpoint,
+            region_name=LOCAL_REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        key = {"id": {"S": BREAKER_ITEM}}
+        if client.get_item(TableName=table, Key=key).get("Item"):
+            client.delete_item(TableName=table, Key=key)
+            time.sleep(BREAKER_CACHE_SECONDS + 0.1)
 
     def fresh(self) -> None:
         """Fail the test if the stack has died; else reset it for the next test."""

@@ -1,4 +1,10 @@
-"""Ingest Lambda: API Gateway in and out; the path itself is richpanel_destination.ingest."""
+"""Ingest Lambda: API Gateway in and out; the path itself is richpanel_destination.ingest.
+
+One module serves both APIs the template can put in front of it (ApiKind): the REST API's
+proxy events (payload format 1.0) and the HTTP API's (2.0: rawPath, routeKey,
+requestContext.http.method, lower-case headers, cookies apart). The payload's ``version``
+chooses the resolver; only this module translates, ingest.Request is the same for both.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,13 @@ import time
 from typing import Any
 
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import (
+    APIGatewayHttpResolver,
+    APIGatewayRestResolver,
+    Response,
+    content_types,
+)
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -18,19 +30,32 @@ from richpanel_destination.observability import tracing
 logger = ingest.logger
 tracer = tracing.tracer()
 metrics = Metrics()
-app = APIGatewayRestResolver()
+rest_app = APIGatewayRestResolver()
+http_app = APIGatewayHttpResolver()
+app = rest_app  # the REST API's resolver (the template's default ApiKind)
+
+# What each API answers itself for a path it has no route for; the handler only sees the
+# template's routes, but answers the same should /v1/<other> ever reach it.
+REST_NO_ROUTE = (403, '{"message":"Missing Authentication Token"}')
+HTTP_NO_ROUTE = (404, '{"message":"Not Found"}')
 
 
-@app.post("/v1/<route>")
-def post(route: str) -> Response[str]:
+def _headers(event: dict[str, Any]) -> dict[str, str]:
+    """The request's headers; a payload 2.0 event's cookies go back into one Cookie header."""
+    headers = dict(event.get("headers") or {})
+    cookies = event.get("cookies")
+    if cookies and not any(name.lower() == "cookie" for name in headers):
+        headers["cookie"] = "; ".join(cookies)
+    return headers
+
+
+def _answer(resolver: ApiGatewayResolver, route: str, no_route: tuple[int, str]) -> Response[str]:
     started = time.monotonic()
     if route not in ROUTES:  # API Gateway routes only the template's paths
-        return Response(
-            403, content_types.APPLICATION_JSON, '{"message":"Missing Authentication Token"}'
-        )
-    current = app.current_event
+        return Response(no_route[0], content_types.APPLICATION_JSON, no_route[1])
+    event = resolver.current_event
     request = ingest.Request(
-        route, current.body, bool(current.is_base64_encoded), dict(current.headers or {})
+        route, event.body, bool(event.is_base64_encoded), _headers(event.raw_event)
     )
     answer = ingest.ingest(request, started)
     return Response(
@@ -41,11 +66,29 @@ def post(route: str) -> Response[str]:
     )
 
 
+@rest_app.post("/v1/<route>")
+def post(route: str) -> Response[str]:
+    return _answer(rest_app, route, REST_NO_ROUTE)
+
+
+@http_app.post("/v1/<route>")
+def post_http(route: str) -> Response[str]:
+    return _answer(http_app, route, HTTP_NO_ROUTE)
+
+
+def payload_version(event: dict[str, Any]) -> str:
+    """ "2.0" for an HTTP API payload format 2.0 event, "1.0" for a REST API proxy event."""
+    return "2.0" if event.get("version") == "2.0" else "1.0"
+
+
 @logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+    # requestContext.requestId in both payload formats
+    correlation_id_path=correlation_paths.API_GATEWAY_REST,
+    clear_state=True,
 )
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     runtime.register_lambda_context(context)
-    return app.resolve(event, context)
+    resolver = http_app if payload_version(event) == "2.0" else rest_app
+    return resolver.resolve(event, context)

@@ -30,8 +30,9 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 
 node-deps: $(NODE_STAMP)
 
+# make run API_KIND=http - the same stack behind the local HTTP API (payload format 2.0)
 run: venv
-	$(BIN)/python -m local.run --ready-file .local-stack.json
+	$(BIN)/python -m local.run --ready-file .local-stack.json $(if $(API_KIND),--parameter ApiKind=$(API_KIND))
 
 # Includes tests/packaging: the `sam build` artifact's handlers, run as Lambda would.
 test: lint node-deps build lambda-runtime

@@ -1,9 +1,12 @@
-"""Local stand-in for the API Gateway REST API (Lambda proxy integration, payload v1)."""
+"""Local stand-ins for API Gateway: the REST API (proxy integration, payload format 1.0) and the
+HTTP API (Lambda proxy integration, payload format 2.0), each answering as the real one does
+where no route matches or the function fails."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import sys
 import time
@@ -17,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from local._http import BackgroundServer, LocalHTTPServer, QuietHandler, ServerThread
 from local.lambda_runtime import Function
-from local.template import LOCAL_ACCOUNT_ID, Template
+from local.template import LOCAL_ACCOUNT_ID, ResolveContext, Template
 
 Invoke = Callable[[dict[str, Any]], Any]
 
@@ -26,6 +29,15 @@ Invoke = Callable[[dict[str, Any]], Any]
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 MISSING_TOKEN_HEADERS = [("x-amzn-ErrorType", "MissingAuthenticationTokenException")]
 INTERNAL_ERROR = {"message": "Internal server error"}
+# The HTTP API: 404 Not Found for a request no route key matches (path or method), 500 when
+# the function fails; its request id header is apigw-requestid.
+HTTP_NOT_FOUND = {"message": "Not Found"}
+HTTP_INTERNAL_ERROR = {"message": "Internal Server Error"}
+REST, HTTP = "rest", "http"
+KINDS = (REST, HTTP)
+# Content types an HTTP API passes to the function as text; any other body (no Content-Type
+# included) arrives base64 (isBase64Encoded). Observed on AWS, not documented as a list.
+HTTP_TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 _PARAM = re.compile(r"^\{([^}+]+)(\+?)\}$")
 
 
@@ -149,6 +161,118 @@ def build_event(
     }
 
 
+def http_body_is_text(headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether an HTTP API hands this body to the function as text (else base64).
+
+    Text: a text/* or JSON/XML/JavaScript Content-Type. Locally also: no Content-Encoding
+    and valid UTF-8, so a gzip body always arrives base64 as through the REST API (what the
+    HTTP API does with gzip bytes labelled application/json is unverified, docs/deploy.md).
+    """
+    lowered = {name.lower(): value for name, value in headers.items()}
+    media = lowered.get("content-type", "").split(";", 1)[0].strip().lower()
+    if not (media.startswith("text/") or media in HTTP_TEXT_TYPES):
+        return False
+    if lowered.get("content-encoding", "").strip().lower() not in ("", "identity"):
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def build_http_event(
+    *,
+    method: str,
+    raw_path: str,
+    route_path: str,
+    path_parameters: Mapping[str, str],
+    headers: list[tuple[str, str]],
+    body: bytes,
+    stage: str,
+    source_ip: str,
+    account_id: str = LOCAL_ACCOUNT_ID,
+) -> dict[str, Any]:
+    """The HTTP API's Lambda event (payload format 2.0) for one request.
+
+    Header names lower-case, repeated headers joined with commas, cookies in ``cookies``
+    (no cookie header); rawPath carries the stage prefix unless the stage is $default.
+    """
+    url = urlsplit(raw_path)
+    joined: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "cookie":
+            cookies.extend(part.strip() for part in value.split(";") if part.strip())
+            continue
+        joined[lower] = f"{joined[lower]},{value}" if lower in joined else value
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(url.query, keep_blank_values=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
+    text: str | None
+    is_base64 = False
+    if not body:
+        text = None
+    elif http_body_is_text(joined, body):
+        text = body.decode("utf-8")
+    else:
+        text, is_base64 = base64.b64encode(body).decode("ascii"), True
+    path = url.path if stage == "$default" else f"/{stage}{url.path}"
+    now = datetime.now(UTC)
+    route_key = f"{method} {route_path}"
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": url.query,
+        "headers": joined,
+        "requestContext": {
+            "accountId": account_id,
+            "apiId": "local",
+            "domainName": joined.get("host", "localhost"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": joined.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route_key,
+            "stage": stage,
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(time.time() * 1000),
+        },
+        "isBase64Encoded": is_base64,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    if text is not None:
+        event["body"] = text
+    return event
+
+
+def translate_http_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body an HTTP API sends for a payload format 2.0 result.
+
+    A result without statusCode is the body itself: 200, JSON (as API Gateway infers it).
+    """
+    if isinstance(result, Mapping) and "statusCode" in result:
+        cookies = result.get("cookies") or []
+        if not isinstance(cookies, list):
+            raise MalformedResponseError("cookies must be a list")
+        status, headers, body = translate_response({**result, "multiValueHeaders": None})
+        return status, [*headers, *(("Set-Cookie", str(c)) for c in cookies)], body
+    body = (result if isinstance(result, str) else json.dumps(result)).encode("utf-8")
+    return 200, [("Content-Type", "application/json")], body
+
+
 def translate_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     """Status, headers and body API Gateway would send for a proxy integration result."""
     if not isinstance(result, Mapping):
@@ -188,6 +312,7 @@ class _ApiServer(LocalHTTPServer):
     targets: list[ApiTarget]
     stage: str
     account_id: str
+    kind: str
 
 
 class _ApiHandler(QuietHandler):
@@ -199,36 +324,46 @@ class _ApiHandler(QuietHandler):
         """Route any method to the template's targets."""
         body = self.read_body()
         path = urlsplit(self.path).path
+        http = self.server.kind == HTTP
         path_matches = [(t, p) for t in self.server.targets if (p := t.match(path)) is not None]
-        if not path_matches:
-            self.send_json(403, MISSING_TOKEN, MISSING_TOKEN_HEADERS)
-            return
-        resource = path_matches[0][0].resource  # the most specific resource wins
-        candidates = [
-            (t, p)
-            for t, p in path_matches
-            if t.resource == resource and t.method in (self.command, "ANY")
-        ]
-        candidates.sort(key=lambda pair: pair[0].method == "ANY")  # explicit method first
-        chosen = candidates[0] if candidates else None
+        chosen = None
+        if path_matches:
+            resource = path_matches[0][0].resource  # the most specific resource wins
+            candidates = [
+                (t, p)
+                for t, p in path_matches
+                if t.resource == resource and t.method in (self.command, "ANY")
+            ]
+            candidates.sort(key=lambda pair: pair[0].method == "ANY")  # explicit method first
+            chosen = candidates[0] if candidates else None
         if chosen is None:
-            self.send_json(403, MISSING_TOKEN, MISSING_TOKEN_HEADERS)
+            if http:
+                self.send_json(404, HTTP_NOT_FOUND, [("apigw-requestid", str(uuid.uuid4()))])
+            else:
+                self.send_json(403, MISSING_TOKEN, MISSING_TOKEN_HEADERS)
             return
         target, params = chosen
-        event = build_event(
-            method=self.command,
-            raw_path=self.path,
-            resource=target.resource,
-            path_parameters=params,
-            headers=list(self.headers.items()),
-            body=body,
-            stage=self.server.stage,
-            source_ip=self.client_address[0],
-            account_id=self.server.account_id,
-        )
+        common: dict[str, Any] = {
+            "method": self.command,
+            "raw_path": self.path,
+            "path_parameters": params,
+            "headers": list(self.headers.items()),
+            "body": body,
+            "stage": self.server.stage,
+            "source_ip": self.client_address[0],
+            "account_id": self.server.account_id,
+        }
+        if http:
+            event = build_http_event(route_path=target.resource, **common)
+            translate, id_header = translate_http_response, "apigw-requestid"
+            failed_status, failed = 500, HTTP_INTERNAL_ERROR
+        else:
+            event = build_event(resource=target.resource, **common)
+            translate, id_header = translate_response, "x-amzn-RequestId"
+            failed_status, failed = 502, INTERNAL_ERROR
         request_id = event["requestContext"]["requestId"]
         try:
-            status, headers, payload = translate_response(target.invoke(event))
+            status, headers, payload = translate(target.invoke(event))
         except Exception:
             print(
                 f"local api: {self.command} {path} failed (request {request_id}):",
@@ -236,13 +371,13 @@ class _ApiHandler(QuietHandler):
             )
             traceback.print_exc(file=sys.stderr)
             sys.stderr.flush()
-            self.send_json(502, INTERNAL_ERROR, [("x-amzn-RequestId", request_id)])
+            self.send_json(failed_status, failed, [(id_header, request_id)])
             return
-        self.send_body(status, payload, [*headers, ("x-amzn-RequestId", request_id)])
+        self.send_body(status, payload, [*headers, (id_header, request_id)])
 
 
 class LocalApi(BackgroundServer):
-    """The local REST API server (paths as in the template, no stage prefix)."""
+    """The local REST or HTTP API server (paths as in the template, no stage prefix)."""
 
     def __init__(
         self,
@@ -252,9 +387,14 @@ class LocalApi(BackgroundServer):
         port: int = 0,
         account_id: str = LOCAL_ACCOUNT_ID,
         quiet: bool = True,
+        kind: str = REST,
     ) -> None:
-        """Bind host:port (0 = free port); call start() to serve."""
+        """Bind host:port (0 = free port); call start() to serve. kind: rest or http."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         server = _ApiServer((host, port), _ApiHandler, quiet)
+        server.kind = kind
+        self.kind = kind
         server.targets = sorted(targets, key=lambda target: target.specificity)
         server.stage = stage
         server.account_id = account_id
@@ -263,10 +403,12 @@ class LocalApi(BackgroundServer):
         self._thread = ServerThread(server, "local-api")
 
 
-def targets_from_template(template: Template, functions: Mapping[str, Function]) -> list[ApiTarget]:
-    """One ApiTarget per Api event of the template, invoking the loaded function."""
+def targets_from_template(
+    template: Template, functions: Mapping[str, Function], context: ResolveContext | None = None
+) -> list[ApiTarget]:
+    """One ApiTarget per event of the active API (Template.active_api), invoking the function."""
     targets: list[ApiTarget] = []
-    for route in template.api_routes():
+    for route in template.api_routes(context):
         if route.function_id not in functions:
             raise KeyError(f"function {route.function_id} of {route.path} is not loaded")
         targets.append(ApiTarget(route.method, route.path, functions[route.function_id].invoke))

@@ -17,10 +17,11 @@ def banner(stack: LocalStack) -> str:
     from local.run import BASE_URL_PARAMETER  # local.run imports this module
 
     assert stack.api and stack.sandbox and stack.sqs and stack.context
-    routes = stack.template.api_routes()
+    routes = stack.template.api_routes(stack.context)
+    kind = "HTTP API, payload 2.0" if stack.api.kind == "http" else "REST API, payload 1.0"
     lines = [
         f"Local stack {stack.context.stack_name} (from {stack.template.base_dir}/template.yaml)",
-        f"  API (stage {stack.api.stage}, paths without the stage prefix): {stack.api.url}",
+        f"  API ({kind}; stage {stack.api.stage}, paths without the stage prefix): {stack.api.url}",
     ]
     lines += [f"    {r.method:6} {stack.api.url}{r.path}  -> {r.function_id}" for r in routes]
     example = next((r for r in routes if r.path.endswith("/track")), routes[0] if routes else None)

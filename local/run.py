@@ -1,7 +1,10 @@
 """Run the whole stack locally: moto SQS/DynamoDB, Richpanel sandbox, API and SQS poller.
 
 ``python -m local.run [--api-port 3000] [--sandbox-port 4010] [--sqs-port 0]
-[--host 127.0.0.1] [--ready-file PATH]``. Everything is read from template.yaml; a
+[--host 127.0.0.1] [--ready-file PATH] [--parameter ApiKind=http ...]``. Everything is read
+from template.yaml, with its parameter defaults overlaid by ``--parameter NAME=VALUE`` (as
+``sam deploy --parameter-overrides``; e.g. ApiKind=http serves the HTTP API and its payload
+format 2.0 instead of the REST API's 1.0); a
 variable the template declares that is also set in this process's environment keeps the
 environment's value (e.g. ``RETRY_BACKOFF_BASE_SECONDS=0.2`` or ``RICHPANEL_BASE_URL``).
 Each function runs in worker processes of its own (``--workers process``, local/workers.py;
@@ -129,8 +132,12 @@ class LocalStack:
         environ: Mapping[str, str] | None = None,
         serialize_invocations: bool = True,
         workers: str = "inline",
+        parameters: Mapping[str, str] | None = None,
     ) -> None:
         """Configure; environ is the caller's environment (its declared names win).
+
+        parameters: template parameter values over the defaults (e.g. {"ApiKind": "http"});
+        the ones the local stack sets itself (secrets, Richpanel's URL) are still its own.
 
         workers: "process" runs each function in worker processes of its own (as
         `python -m local.run` does); "inline" loads every handler into this process, for
@@ -147,6 +154,7 @@ class LocalStack:
         self.environ = dict(os.environ if environ is None else environ)
         self.serialize_invocations = serialize_invocations
         self.workers = workers
+        self.parameters = dict(parameters or {})
         self.context: ResolveContext | None = None
         self.sqs: LocalSqs | None = None
         self.sandbox: Sandbox | None = None
@@ -166,7 +174,9 @@ class LocalStack:
         for name in (BASE_URL_PARAMETER, RICHPANEL_SECRET_PARAMETER, INBOUND_SECRET_PARAMETER):
             if name not in self.template.parameters:
                 raise ConfigurationError(f"template has no parameter {name}")
-        self.context = context = self.template.context({})
+        self.context = context = self.template.context(self.parameters)
+        # Which API answers (ApiKind): checked before anything starts.
+        active_api = self.template.active_api(context)
 
         for name in _AWS_VARIABLES_TO_DROP:
             os.environ.pop(name, None)
@@ -227,11 +237,12 @@ class LocalStack:
 
         self.functions = self._functions(specs, context)
         self.api = LocalApi(
-            targets_from_template(self.template, self.functions),
+            targets_from_template(self.template, self.functions, context),
             stage=self.template.api_stage_name(context),
             host=self.host,
             port=self.api_port,
             account_id=context.account_id,
+            kind=active_api.kind if active_api else "rest",
         ).start()
         if API_URL_VARIABLE in declared and not self.environ.get(API_URL_VARIABLE):
             os.environ[API_URL_VARIABLE] = self.environment[API_URL_VARIABLE] = self.api.url
@@ -306,6 +317,7 @@ class LocalStack:
             "queue_arns": {logical_id: queue.arn for logical_id, queue in self.queues.items()},
             "tables": {logical_id: table.name for logical_id, table in self.tables.items()},
             "stage": self.api.stage,
+            "api_kind": self.api.kind,
             "pid": os.getpid(),
         }
 
@@ -338,11 +350,24 @@ def main(argv: list[str] | None = None) -> int:
         help="process (default; LOCAL_WORKERS): worker processes per function; inline: all here",
     )
     parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a template parameter's value (repeatable), e.g. ApiKind=http",
+    )
+    parser.add_argument(
         "--parallel-invocations",
         action="store_true",
         help="--workers inline only: let invocations overlap (default: one at a time)",
     )
     args = parser.parse_args(argv)
+    parameters = {}
+    for item in args.parameter:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--parameter takes NAME=VALUE, not {item!r}")
+        parameters[name] = value
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
 
@@ -357,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         sqs_port=args.sqs_port,
         serialize_invocations=not args.parallel_invocations,
         workers=args.workers,
+        parameters=parameters,
     )
     if args.ready_file is not None:
         args.ready_file.unlink(missing_ok=True)  # never leave a stale one around

@@ -20,6 +20,7 @@ from local.intrinsics import LOCAL_REGION, referenced_ids
 FUNCTION_TYPE = "AWS::Serverless::Function"
 LAYER_TYPE = "AWS::Serverless::LayerVersion"
 API_TYPE = "AWS::Serverless::Api"
+HTTP_API_TYPE = "AWS::Serverless::HttpApi"
 QUEUE_TYPE = "AWS::SQS::Queue"
 TABLE_TYPE = "AWS::DynamoDB::Table"
 
@@ -28,6 +29,10 @@ DEFAULT_TIMEOUT_SECONDS = 3
 DEFAULT_MEMORY_MB = 128
 DEFAULT_SQS_BATCH_SIZE = 10
 IMPLICIT_API_STAGE = "Prod"
+IMPLICIT_HTTP_API_STAGE = "$default"
+# A function event's Type -> the API kind it attaches to, and the property naming that API.
+REST, HTTP = "rest", "http"
+API_EVENT_TYPES = {"Api": (REST, "RestApiId"), "HttpApi": (HTTP, "ApiId")}
 
 
 def load_yaml(text: str) -> Any:
@@ -79,6 +84,13 @@ class ApiRoute(NamedTuple):
     method: str
     path: str
     function_id: str
+
+
+class ActiveApi(NamedTuple):
+    """The API the local stack serves: its kind (rest or http), logical id ("" = implicit)."""
+
+    kind: str
+    api_id: str
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,17 @@ from local.intrinsics import (
 )
 from local.resolved import ResolvedTemplate
 from local.sam import (
+    API_EVENT_TYPES,
     DEFAULT_MEMORY_MB,
     DEFAULT_SQS_BATCH_SIZE,
     DEFAULT_TIMEOUT_SECONDS,
     FUNCTION_TYPE,
     IMPLICIT_API_STAGE,
+    IMPLICIT_HTTP_API_STAGE,
     LAYER_TYPE,
     QUEUE_TYPE,
     TABLE_TYPE,
+    ActiveApi,
     ApiRoute,
     FunctionSpec,
     SqsEventSource,
@@ -42,6 +45,7 @@ __all__ = [  # what other modules import from here
     "LOCAL_ACCOUNT_ID",
     "LOCAL_REGION",
     "LOCAL_STACK_NAME",
+    "ActiveApi",
     "ApiRoute",
     "FunctionSpec",
     "ResolveContext",
@@ -55,6 +59,11 @@ __all__ = [  # what other modules import from here
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+
+
+def _true(value: Any) -> bool:
+    """A CloudFormation boolean (True, "true") as Python's."""
+    return value is True or str(value).lower() == "true"
 
 
 class Template:
@@ -162,33 +171,50 @@ class Template:
 
     # -- API
 
-    def api_routes(self) -> list[ApiRoute]:
-        """Every Api event of every function as (METHOD, path, function id)."""
-        routes: list[ApiRoute] = []
+    def declared_apis(self) -> dict[ActiveApi, list[ApiRoute]]:
+        """Every API the functions' Api/HttpApi events attach to, with its routes."""
+        apis: dict[ActiveApi, list[ApiRoute]] = {}
         for function_id in self.resources_of_type(FUNCTION_TYPE):
-            for event in self._events(function_id).values():
-                if event.get("Type") != "Api":
+            for event_id, event in self._events(function_id).items():
+                if event.get("Type") not in API_EVENT_TYPES:
                     continue
+                kind, id_property = API_EVENT_TYPES[event["Type"]]
                 props = event.get("Properties") or {}
                 if "Path" not in props or "Method" not in props:
-                    raise TemplateError(f"{function_id}: Api event without Path/Method")
-                routes.append(ApiRoute(str(props["Method"]).upper(), props["Path"], function_id))
-        return routes
+                    raise TemplateError(f"{function_id}.{event_id}: API event without Path/Method")
+                ids = referenced_ids(props[id_property]) if id_property in props else {""}
+                if len(ids) != 1:
+                    raise TemplateError(f"{function_id}.{event_id}: {id_property} is not one Ref")
+                route = ApiRoute(str(props["Method"]).upper(), props["Path"], function_id)
+                apis.setdefault(ActiveApi(kind, next(iter(ids))), []).append(route)
+        return apis
+
+    def active_api(self, context: ResolveContext | None = None) -> ActiveApi | None:
+        """The API that answers with these parameters: the one whose endpoint is not disabled.
+
+        Both APIs may be declared (ApiKind chooses); the other's DisableExecuteApiEndpoint
+        resolves true. None when no function has API events.
+        """
+        context = context or self.context()
+        enabled = [api for api in self.declared_apis() if not self._disabled(api, context)]
+        if len(enabled) > 1:
+            raise TemplateError(f"several APIs have an enabled endpoint: {sorted(enabled)}")
+        if not enabled and self.declared_apis():
+            raise TemplateError("every API's execute-api endpoint is disabled")
+        return enabled[0] if enabled else None
+
+    def api_routes(self, context: ResolveContext | None = None) -> list[ApiRoute]:
+        """The active API's routes as (METHOD, path, function id) (see active_api)."""
+        api = self.active_api(context)
+        return list(self.declared_apis()[api]) if api is not None else []
 
     def api_stage_name(self, context: ResolveContext) -> str:
-        """Stage of the API the Api events attach to (SAM's implicit API uses Prod)."""
-        api_ids: set[str] = set()
-        for function_id in self.resources_of_type(FUNCTION_TYPE):
-            for event in self._events(function_id).values():
-                if event.get("Type") == "Api":
-                    rest_api = (event.get("Properties") or {}).get("RestApiId")
-                    api_ids |= referenced_ids(rest_api) if rest_api is not None else {""}
-        if len(api_ids) > 1:
-            raise TemplateError(f"Api events attach to several APIs: {sorted(api_ids)}")
-        api_id = next(iter(api_ids), "")
-        if not api_id:
-            return IMPLICIT_API_STAGE
-        return context.resolve_str(self.properties(api_id).get("StageName", IMPLICIT_API_STAGE))
+        """Stage of the active API (SAM's implicit APIs use Prod and $default)."""
+        api = self.active_api(context)
+        if api is None or not api.api_id:
+            return IMPLICIT_HTTP_API_STAGE if api and api.kind == "http" else IMPLICIT_API_STAGE
+        default = IMPLICIT_HTTP_API_STAGE if api.kind == "http" else IMPLICIT_API_STAGE
+        return context.resolve_str(self.properties(api.api_id).get("StageName", default))
 
     # -- functions
 
@@ -326,6 +352,12 @@ class Template:
         return f"{context.stack_name}-{logical_id}"
 
     # -- internals
+
+    def _disabled(self, api: ActiveApi, context: ResolveContext) -> bool:
+        """Whether the API's DisableExecuteApiEndpoint resolves true (implicit APIs: never)."""
+        if not api.api_id:
+            return False
+        return _true(context.resolve(self.properties(api.api_id).get("DisableExecuteApiEndpoint")))
 
     def _events(self, function_id: str) -> Mapping[str, Mapping[str, Any]]:
         return self.properties(function_id).get("Events") or {}

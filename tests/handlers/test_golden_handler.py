@@ -2,13 +2,15 @@
 
 Every case golden_cases.layer puts on the MAPPING or HANDLER layer runs here (transport,
 limits, auth, hostile bodies, rejections, skips, batches, and the mapping cases' answers):
-the request is encoded as a sender puts it on the wire, turned into the API Gateway REST
-proxy event the local API would build (text, or base64 for gzip and bytes that are not
-UTF-8), and handed to ``lambda_handler``. The handler's Richpanel client is the real one, its
-HTTP answered by ``responses`` with the sandbox's own rules (local.sandbox.evaluate_ingest:
-appClientId, signature, uid), so the calls compared are those decoded from the wire, exactly
-as over HTTP. The environment is the template's, the write key the local one; queues is the
-fuzz harness's stub (nothing here may park) and idempotency is off (no table in-process).
+the request is encoded as a sender puts it on the wire, turned into the API Gateway event the
+local API would build, the REST API's proxy event (payload 1.0: text, or base64 for gzip and
+bytes that are not UTF-8) and the HTTP API's (payload 2.0: lower-case headers, base64 unless a
+text Content-Type), and handed to ``lambda_handler``. The handler's Richpanel client is the
+real one, its HTTP answered by ``responses`` with the sandbox's own rules
+(local.sandbox.evaluate_ingest: appClientId, signature, uid), so the calls compared are those
+decoded from the wire, exactly as over HTTP. The environment is the template's, the write key
+the local one; queues is the fuzz harness's stub (nothing here may park) and idempotency is
+off (no table in-process).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pytest
 import requests
 import responses
 
+from local.api import build_http_event
 from local.sandbox import SandboxConfig, evaluate_ingest
 from local.secrets import LOCAL_RICHPANEL, LOCAL_WEBHOOK_SECRET, LOCAL_WRITE_KEY
 from local.template import Template
@@ -134,12 +137,33 @@ def api_gateway_event(path: str, raw: bytes, headers: dict[str, str]) -> dict[st
     return proxy_event(path, text, headers=headers, is_base64=is_base64)
 
 
+def http_api_event(path: str, raw: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """The HTTP API's payload format 2.0 event for these bytes, as the local HTTP API builds it."""
+    return build_http_event(
+        method="POST",
+        raw_path=path,
+        route_path=path,
+        path_parameters={},
+        headers=list(headers.items()),
+        body=raw,
+        stage="live",
+        source_ip="203.0.113.7",
+    )
+
+
+EVENT_BUILDERS = {"rest": api_gateway_event, "http": http_api_event}
+
+
 def test_every_in_process_case_is_found() -> None:
     assert len(IN_PROCESS) >= 40
 
 
+@pytest.mark.parametrize("kind", sorted(EVENT_BUILDERS))
 @pytest.mark.parametrize("path", IN_PROCESS, ids=[p.stem for p in IN_PROCESS])
-def test_golden_case_in_process(handler: Any, path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_golden_case_in_process(
+    handler: Any, path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every case, through a REST (payload 1.0) and an HTTP API (payload 2.0) event."""
     case = load(path)
     for name, value in case.get("settings", {}).items():
         monkeypatch.setenv(name, value)
@@ -151,7 +175,7 @@ def test_golden_case_in_process(handler: Any, path: Path, monkeypatch: pytest.Mo
             mock.add_callback(responses.POST, re.compile(re.escape(RICHPANEL_URL) + r"/b?t$"),
                               callback=richpanel.answer)  # fmt: skip
             result = handler(
-                api_gateway_event(case["request"]["path"], raw, headers), FakeContext()
+                EVENT_BUILDERS[kind](case["request"]["path"], raw, headers), FakeContext()
             )
     finally:
         monkeypatch.undo()
@@ -219,3 +243,67 @@ def test_unreadable_richpanel_credentials_send_nothing_and_queue_the_event(
     assert richpanel.records == []
     assert len(queues.messages) == 1
     assert "Richpanel credentials unavailable" in queues.messages[0].body
+
+
+@pytest.mark.parametrize("kind", sorted(EVENT_BUILDERS))
+def test_gzip_body_is_delivered_through_either_payload_format(handler: Any, kind: str) -> None:
+    """A gzip body arrives base64 (isBase64Encoded) in both formats and is inflated."""
+    case = load(next(p for p in IN_PROCESS if p.stem == "track_basic"))
+    raw, headers = encode({**case["request"], "encoding": "gzip"})
+    event = EVENT_BUILDERS[kind]("/v1/track", raw, headers)
+    assert event["isBase64Encoded"] is True
+    richpanel = WireRichpanel()
+    runtime.reset()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.POST, re.compile(re.escape(RICHPANEL_URL) + r"/b?t$"),
+                          callback=richpanel.answer)  # fmt: skip
+        result = handler(event, FakeContext())
+    assert int(result["statusCode"]) == 200, result
+    assert richpanel.delivered_calls() == by_event_id(case["expect"]["richpanel"])
+
+
+def test_gzip_bytes_passed_as_text_are_a_400_not_a_crash(handler: Any) -> None:
+    """Should an HTTP API ever hand gzip bytes over as text (isBase64Encoded false), the body is
+    refused as not gzip, nothing is sent and the sender sees why."""
+    case = load(next(p for p in IN_PROCESS if p.stem == "track_basic"))
+    raw, headers = encode({**case["request"], "encoding": "gzip"})
+    event = http_api_event("/v1/track", raw, headers)
+    event["body"], event["isBase64Encoded"] = raw.decode("utf-8", "replace"), False
+    runtime.reset()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        result = handler(event, FakeContext())
+        assert len(mock.calls) == 0
+    assert int(result["statusCode"]) == 400, result
+    assert "not valid gzip" in json.loads(result["body"])["message"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "answer"),
+    [
+        ("rest", 403, {"message": "Missing Authentication Token"}),
+        ("http", 404, {"message": "Not Found"}),
+    ],
+)
+def test_an_unknown_route_answers_as_each_api_does(
+    handler: Any, kind: str, status: int, answer: dict[str, str]
+) -> None:
+    event = EVENT_BUILDERS[kind]("/v1/tracks", b"{}", {"Content-Type": "application/json"})
+    result = handler(event, FakeContext())
+    assert (int(result["statusCode"]), json.loads(result["body"])) == (status, answer)
+
+
+def test_http_payload_cookies_and_lower_case_headers_reach_the_request(handler: Any) -> None:
+    """Payload 2.0 headers are lower-case and cookies apart: authentication still reads the
+    write key from authorization, whatever its casing."""
+    case = load(next(p for p in IN_PROCESS if p.stem == "track_basic"))
+    raw, headers = encode(case["request"])
+    event = http_api_event("/v1/track", raw, {**headers, "Cookie": "session=1"})
+    assert "authorization" in event["headers"] and event["cookies"] == ["session=1"]
+    richpanel = WireRichpanel()
+    runtime.reset()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.POST, re.compile(re.escape(RICHPANEL_URL) + r"/b?t$"),
+                          callback=richpanel.answer)  # fmt: skip
+        result = handler(event, FakeContext())
+    assert int(result["statusCode"]) == 200, result
+    assert len(richpanel.delivered_calls()) == len(case["expect"]["richpanel"])

@@ -4,8 +4,9 @@
   and small helpers (sandbox calls / behaviour, queue counts, log tail).
 - `_reset_stack` (autouse): normal sandbox, no recorded calls, empty queues before each test.
 - `wait_for(predicate, timeout)`: poll until predicate() is truthy (also a fixture).
-- `running_stack(workdir, environment)`: another stack with template variables set
-  (a module fixture of its own, e.g. RICHPANEL_BATCH_SIZE in test_batch_transport.py).
+- `running_stack(workdir, environment, parameters)`: another stack with template variables
+  set (a module fixture of its own, e.g. RICHPANEL_BATCH_SIZE in test_batch_transport.py) or
+  template parameters (`--parameter`, e.g. ApiKind=http in test_http_api.py).
 """
 
 from __future__ import annotations
@@ -227,8 +228,13 @@ def _child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]
 
 
 @contextmanager
-def running_stack(workdir: Path, environment: Mapping[str, str] | None = None) -> Iterator[Stack]:
-    """`python -m local.run` on free ports (with extra environment), stopped on exit."""
+def running_stack(
+    workdir: Path,
+    environment: Mapping[str, str] | None = None,
+    parameters: Mapping[str, str] | None = None,
+) -> Iterator[Stack]:
+    """`python -m local.run` on free ports (extra environment, template parameters), stopped
+    on exit."""
     ready_file = workdir / "ready.json"
     log_path = workdir / "stack.log"
     command = [
@@ -244,6 +250,8 @@ def running_stack(workdir: Path, environment: Mapping[str, str] | None = None) -
         "--ready-file",
         str(ready_file),
     ]
+    for name, value in (parameters or {}).items():
+        command += ["--parameter", f"{name}={value}"]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command,

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from local.api import ApiTarget, LocalApi, build_http_event, http_body_is_text
-from local.template import Template
+from local.template import Template, TemplateError
 
 
 @pytest.fixture
@@ -159,3 +159,10 @@ def test_template_routes_follow_api_kind() -> None:
     assert template.active_api(http) == ("http", "IngestHttpApi")
     assert template.api_routes(rest) == template.api_routes(http)  # the same paths on either
     assert template.api_stage_name(http) == "live"
+
+
+def test_the_local_stack_serves_one_api() -> None:
+    """ApiKind=both (a deploy-time migration step) has two APIs answering: locally refused."""
+    template = Template.load()
+    with pytest.raises(TemplateError, match="several APIs"):
+        template.active_api(template.context({"ApiKind": "both"}))

@@ -152,3 +152,16 @@ def test_dashboard_api_widgets_follow_the_kind(cfn: Any, http: Any) -> None:
     assert '"ApiName", "richpanel-destination"' in rest_body and '"5XXError"' in rest_body
     assert '"ApiId", "<IngestHttpApi>"' in http_body and '"5xx"' in http_body
     assert "ApiName" not in http_body and "5XXError" not in http_body
+
+
+def test_both_is_the_migration_step_where_the_two_endpoints_answer(
+    cfn_for: Callable[..., Any],
+) -> None:
+    """ApiKind=both: the REST URL keeps answering while Segment is pointed at ApiUrl (the
+    HTTP API's); the HTTP API's limits (no WAF, no resource policy) apply already."""
+    cfn = cfn_for(ApiKind="both")
+    assert endpoint_disabled(cfn, "IngestApi") is False
+    assert endpoint_disabled(cfn, "IngestHttpApi") is False
+    assert cfn.resolve(cfn.template["Outputs"]["ApiUrl"]["Value"]) == HTTP_URL
+    assert refused_by(cfn) == []
+    assert refused_by(cfn_for(ApiKind="both", ApiAllowedSourceCidrs=CIDRS)) == ["HttpApiEdges"]

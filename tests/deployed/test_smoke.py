@@ -7,8 +7,8 @@ your environment (AWS_PROFILE, AWS_REGION, ...).
 - The API URL is the stack's ``ApiUrl`` output (CloudFormation describe_stacks).
 - The write key is SMOKE_WRITE_KEY if set, else ``writeKeys[0]`` of the inbound secret
   (the stack's ``InboundSecretArn`` parameter, read with Secrets Manager get_secret_value).
-- It sends one identify and one track, each with a fresh messageId, for ONE fixed synthetic
-  customer, uid ``richpanel-destination-smoke-test`` (docs/deploy.md section 8). Richpanel
+- It sends one identify and two tracks (one gzip), each with a fresh messageId, for ONE fixed
+  synthetic customer, uid ``richpanel-destination-smoke-test`` (docs/deploy.md section 8). Richpanel
   cannot delete customers: every run updates this same customer and never adds another.
 - It asserts HTTP 200 and that the event was ``delivered`` (or ``queued``: Richpanel was slow
   or answered 5xx/429 and the retry function will send it again).
@@ -21,6 +21,7 @@ in Richpanel's UI (look up the customer ``richpanel-destination-smoke-test`` and
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import time
@@ -140,3 +141,30 @@ def test_track_is_delivered(deployment: Deployment) -> None:
         "properties": {"stack": deployment.stack},
     }
     assert_accepted(send(deployment, "track", body), message_id, "track")
+
+
+def test_gzip_track_is_delivered(deployment: Deployment) -> None:
+    """A gzip body labelled application/json reaches the function intact: through the REST API
+    (BinaryMediaTypes */*) and, unverified until this runs, through an HTTP API (ApiKind=http,
+    docs/deploy.md#11-http-api-apikindhttp), which must hand those bytes over base64."""
+    message_id = fresh_message_id("gzip")
+    body = {
+        "type": "track",
+        "userId": SMOKE_UID,
+        "event": "Smoke Test",
+        "messageId": message_id,
+        "properties": {"stack": deployment.stack, "encoding": "gzip"},
+    }
+    answer = requests.post(
+        f"{deployment.api_url}/v1/track",
+        data=gzip.compress(json.dumps(body).encode("utf-8")),
+        auth=(deployment.write_key, ""),
+        headers={
+            "User-Agent": "richpanel-destination-smoke-test",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        },
+        timeout=30,
+    )
+    assert answer.status_code == 200, f"{answer.status_code}: {answer.text}"
+    assert_accepted(answer.json(), message_id, "track")

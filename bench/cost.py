@@ -86,6 +86,8 @@ def template_facts() -> dict[str, Any]:
         if resource.get("Type") == "AWS::XRay::SamplingRule":
             rule = (resource.get("Properties") or {}).get("SamplingRule") or {}
             fixed = rule.get("FixedRate")
+            if isinstance(fixed, dict) and "Ref" in fixed:
+                fixed = defaults.get(fixed["Ref"])
             rate = float(fixed) if isinstance(fixed, int | float | str) else rate
     memory = globals_.get("MemorySize", 128)
     return {
@@ -345,7 +347,7 @@ def quantities(measured: Mapping[str, Any], mix_name: str) -> dict[str, dict[str
         held / 10 * _log_bytes(retry_held, facts) + _log_bytes(retry_ok, facts) / 10
     )
     outage["sqs_requests"] += (held + 1) / 10 + held + 1 / 10  # receives, visibility, delete
-    outage["xray_traces"] += facts["xray_rate"] * retry_invocations
+    outage["xray_traces"] += XRAY_DEFAULT_RATE * retry_invocations  # the rule is the API's
     out["single_outage"] = outage
     return out
 
@@ -477,3 +479,35 @@ def plot(r: Mapping[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+README = ROOT / "README.md"
+START, END = "<!-- cost-table:start -->", "<!-- cost-table:end -->"
+
+
+def markdown(r: Mapping[str, Any]) -> str:
+    """The README's cost table."""
+    rows = [
+        "| shape (mix) | baseline $/M | now $/M | now / baseline | API | Lambda req | "
+        "Lambda duration | DynamoDB | logs | SQS | X-Ray |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for shape, c in r["cost_per_million_events"].items():
+        line = c["lines"]
+        rows.append(
+            f"| `{shape}` | {c['baseline_usd']:.2f} | {c['now_usd']:.2f} | "
+            f"{c['now_usd'] / c['baseline_usd']:.2f} | "
+            + " | ".join(f"{line[k]:.3f}" for k in LINES)
+            + " |"
+        )
+    return "\n".join(rows)
+
+
+def update_readme(r: Mapping[str, Any]) -> None:
+    """Rewrite the table between the README's cost-table markers."""
+    text = README.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        return
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(f"{head}{START}\n{markdown(r)}\n{END}{tail}", encoding="utf-8")

@@ -463,8 +463,10 @@ def cost_only() -> int:
 
 
 def cost_plot(r: dict[str, Any]) -> None:
+    """The README's cost table and chart, from this run."""
     from bench import cost
 
+    cost.update_readme(r)
     try:
         cost.plot(r, ROOT / "docs" / "images" / "cost.png")
     except ImportError:

@@ -707,3 +707,16 @@ def test_runbook_camel_case_names_are_real(raw: dict[str, Any]) -> None:
     }
     names = set(re.findall(r"`([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+)`", runbook()))
     assert names - known == set()
+
+
+def test_xray_samples_this_stacks_api_at_the_parameters_rate(cfn_for: Any) -> None:
+    """One sampling rule, for this API stage only, at TraceSampleRate (default 1 %)."""
+    cfn = cfn_for()
+    (rule_id,) = [i for i, r in cfn.resources.items() if r["Type"] == "AWS::XRay::SamplingRule"]
+    rule = cfn.properties(rule_id)["SamplingRule"]
+    assert float(rule["FixedRate"]) == 0.01 and int(rule["ReservoirSize"]) == 1
+    assert "/restapis/<IngestApi>/stages/" in rule["ResourceARN"]
+    assert (
+        float(cfn_for(TraceSampleRate="0.2").properties(rule_id)["SamplingRule"]["FixedRate"])
+        == 0.2
+    )

@@ -84,6 +84,11 @@ class Queues:
     def postpone(self, receipt_handle: str, seconds: int) -> None:
         self.postponed.append((receipt_handle, seconds))
 
+    def postpone_many(self, postpones: list[tuple[str, int]]) -> int:
+        self.batches = getattr(self, "batches", 0) + 1
+        self.postponed.extend(postpones)
+        return 0
+
 
 def sqs_event(count: int) -> dict[str, Any]:
     records = []

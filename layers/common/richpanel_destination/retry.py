@@ -135,7 +135,7 @@ def retry_once(
     receive_count: int,
     *,
     client: Gate,
-    queues: Queues,
+    queues: Queues | Postpones,
     settings: Settings,
     credentials: RichpanelCredentials | None,
     dedupe: Deduplicator | None = None,
@@ -220,6 +220,29 @@ def retry_once(
     raise RetryLater(outcome.reason, delay, attempt, outcome)
 
 
+class Postpones:
+    """The retry queue, with postpones collected and sent ten to a call when the batch ends
+    (a message whose postpone is lost reappears after the queue's visibility timeout)."""
+
+    def __init__(self, queues: Queues) -> None:
+        self._queues = queues
+        self._pending: list[tuple[str, int]] = []
+        self._lock = threading.Lock()
+
+    def postpone(self, receipt_handle: str, seconds: int) -> None:
+        with self._lock:
+            self._pending.append((receipt_handle, seconds))
+
+    def to_dead_letter(self, *args: Any, **kwargs: Any) -> None:
+        self._queues.to_dead_letter(*args, **kwargs)
+
+    def flush(self) -> int:
+        """Send the postpones; how many SQS did not take."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        return self._queues.postpone_many(pending) if pending else 0
+
+
 class RetryBatch:
     """One invocation of the retry function: its end, its credentials and its tallies."""
 
@@ -227,6 +250,7 @@ class RetryBatch:
         self.ends_at = time.monotonic() + remaining_ms / 1000
         self.tally: Counter[str] = Counter()  # fates, for metrics
         self.calls: list[tuple[str, float]] = []  # Richpanel calls: (status class, ms)
+        self.postpones = Postpones(runtime.queues())
         self._lock = threading.Lock()
         try:
             self.credentials: RichpanelCredentials | None = runtime.richpanel_credentials()
@@ -257,7 +281,7 @@ class RetryBatch:
                 receipt_handle,
                 receive_count,
                 client=runtime.richpanel(),
-                queues=runtime.queues(),
+                queues=self.postpones,
                 settings=runtime.settings(),
                 credentials=self.credentials,
                 dedupe=runtime.dedupe(),
@@ -305,5 +329,8 @@ class RetryBatch:
                 self.calls.append((outcome.status_class, outcome.latency_ms))
 
     def publish(self) -> None:
-        """This batch's metrics."""
+        """Send the batch's postpones (ten to a call), then its metrics."""
+        lost = self.postpones.flush()
+        if lost:
+            logger.warning("postpones not taken", extra={"count": lost})
         record_retries(self.tally, self.calls)

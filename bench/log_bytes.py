@@ -43,7 +43,9 @@ ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE": "RichpanelDestination",
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "LOG_PERSONAL_DATA": "false",
-    "_X_AMZN_TRACE_ID": "Root=1-65f2a1b3-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1",
+    "_X_AMZN_TRACE_ID": (
+        "Root=1-65f2a1b3-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
+    ),
 }
 LATENCY_MS = 143.27
 
@@ -92,7 +94,7 @@ class _Capture:
 def _child() -> None:
     real = sys.stdout
     capture = _Capture()
-    sys.stdout = capture  # type: ignore[assignment]  # before any Logger binds a stream
+    sys.stdout = capture  # before any Logger binds a stream
     os.environ.update(ENVIRONMENT)
     from bench import workload
 

@@ -8,12 +8,11 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from richpanel_destination import ingest, runtime
 from richpanel_destination.inbound.request import ROUTES
-from richpanel_destination.observability import tracing
+from richpanel_destination.observability import logs, tracing
 
 logger = ingest.logger
 tracer = tracing.tracer()
@@ -41,9 +40,7 @@ def post(route: str) -> Response[str]:
     )
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
-)
+@logs.inject_invocation(logger, correlation_id=logs.api_gateway_request_id)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -168,9 +168,13 @@ class Deduplicator:
                 continue
             if record.status == STATUS_CONSTANTS["INPROGRESS"]:
                 expiry = record.in_progress_expiry_timestamp
-                if expiry is not None and expiry < int(time.time() * 1000):
+                now_ms = int(time.time() * 1000)
+                if expiry is not None and expiry < now_ms:
                     continue  # its holder timed out: the conditional put may take it now
-                return IN_FLIGHT
+                if expiry is None:
+                    return IN_FLIGHT
+                # try again once the holder's claim has settled or expired, not before
+                return replace(IN_FLIGHT, retry_after=max(1.0, (expiry - now_ms) / 1000))
             stored = record.response_json_as_dict() or {}
             return Outcome(Kind.DUPLICATE, "already delivered", stored.get("status"))
         return Outcome(Kind.RETRYABLE, "idempotency store: inconsistent idempotency record")

@@ -231,10 +231,11 @@ class Freshness:
                     ":exp": {"N": str(now_ms // 1000 + self.ttl_seconds)},
                 },
                 ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",  # the holder's leaseUntil
             )
         except Exception as exc:
             if _conditional(exc):
-                return LEASE_HELD
+                return _held_until(exc, now_ms)
             return Outcome(Kind.RETRYABLE, reason(f"freshness store: {type(exc).__name__}: {exc}"))
         return _plain(answer.get("Attributes") or {})
 
@@ -362,6 +363,14 @@ def _used(*expressions: str) -> dict[str, str]:
     """The NAMES placeholders the expressions use (DynamoDB refuses unused ones)."""
     found = set(re.findall(r"#\w+", " ".join(expressions)))
     return {k: v for k, v in NAMES.items() if k in found}
+
+
+def _held_until(exc: BaseException, now_ms: int) -> Outcome:
+    """LEASE_HELD, retried once the holder's lease has ended (its leaseUntil), if known."""
+    until = (getattr(exc, "response", {}).get("Item") or {}).get("leaseUntil", {}).get("N")
+    if until is None:
+        return LEASE_HELD
+    return replace(LEASE_HELD, retry_after=max(1.0, (int(until) - now_ms) / 1000))
 
 
 def _conditional(exc: BaseException) -> bool:

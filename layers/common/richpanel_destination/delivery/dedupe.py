@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..limits import reason
+from ..limits import HELD_RETRY_SECONDS, reason
 from ..richpanel.outcomes import Kind, Outcome
 
 KEY_PREFIX = "richpanel-delivery"
@@ -173,8 +173,9 @@ class Deduplicator:
                     continue  # its holder timed out: the conditional put may take it now
                 if expiry is None:
                     return IN_FLIGHT
-                # try again once the holder's claim has settled or expired, not before
-                return replace(IN_FLIGHT, retry_after=max(1.0, (expiry - now_ms) / 1000))
+                # a live holder settles within a send; a dead one's claim expires by then
+                left = min(HELD_RETRY_SECONDS, (expiry - now_ms) / 1000)
+                return replace(IN_FLIGHT, retry_after=max(1.0, left))
             stored = record.response_json_as_dict() or {}
             return Outcome(Kind.DUPLICATE, "already delivered", stored.get("status"))
         return Outcome(Kind.RETRYABLE, "idempotency store: inconsistent idempotency record")

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ..limits import reason
+from ..limits import HELD_RETRY_SECONDS, reason
 from ..mapping.table import ORDER_STATE_FIELDS, ORDER_STATUSES
 from ..richpanel.outcomes import Kind, Outcome
 
@@ -366,11 +366,11 @@ def _used(*expressions: str) -> dict[str, str]:
 
 
 def _held_until(exc: BaseException, now_ms: int) -> Outcome:
-    """LEASE_HELD, retried once the holder's lease has ended (its leaseUntil), if known."""
+    """LEASE_HELD, retried within HELD_RETRY_SECONDS, or when the holder's lease (its
+    leaseUntil) would expire if that is sooner."""
     until = (getattr(exc, "response", {}).get("Item") or {}).get("leaseUntil", {}).get("N")
-    if until is None:
-        return LEASE_HELD
-    return replace(LEASE_HELD, retry_after=max(1.0, (int(until) - now_ms) / 1000))
+    left = HELD_RETRY_SECONDS if until is None else (int(until) - now_ms) / 1000
+    return replace(LEASE_HELD, retry_after=max(1.0, min(HELD_RETRY_SECONDS, left)))
 
 
 def _conditional(exc: BaseException) -> bool:

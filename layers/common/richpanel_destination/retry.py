@@ -195,7 +195,11 @@ def retry_once(
         return result(Fate.SUPERSEDED, outcome.reason, outcome)
     if outcome.kind is Kind.PERMANENT:
         return dead_letter(outcome.reason, outcome)
-    if settings.max_receive_count and receive_count >= settings.max_receive_count:
+    # The receive-count backstop does not count receives that held the event back (breaker
+    # open, 429 pause) or lost a claim or lease race: not the event failing, and bounded by
+    # the age window anyway.
+    waited = outcome.held or outcome.kind is Kind.IN_FLIGHT
+    if settings.max_receive_count and receive_count >= settings.max_receive_count and not waited:
         return dead_letter(f"gave up after {attempt} attempts: {outcome.reason}", outcome)
     window_left = None  # seconds until the retry window ends; None: no window
     if settings.retry_window:

@@ -84,7 +84,7 @@ def machine() -> dict[str, Any]:
 
 def measure() -> dict[str, Any]:
     r: dict[str, Any] = {"machine": machine()}
-    print("1/7 init ...", file=sys.stderr, flush=True)
+    print("1/8 init ...", file=sys.stderr, flush=True)
     # As the built layer does: bytecode ready (PYTHONDONTWRITEBYTECODE may be set here)
     sources = [str(ROOT / p) for p in ("layers/common", "functions", "bench")]
     subprocess.run([sys.executable, "-m", "compileall", "-q", *sources], check=True)
@@ -110,9 +110,9 @@ def measure() -> dict[str, Any]:
     from bench import artifact
 
     r["artifact"] = artifact.measure()
-    print("2/7 cpu ...", file=sys.stderr, flush=True)
+    print("2/8 cpu ...", file=sys.stderr, flush=True)
     r["cpu"] = child(["cpu", "1.0"])
-    print("3/7 batch ...", file=sys.stderr, flush=True)
+    print("3/8 batch ...", file=sys.stderr, flush=True)
     r["batch"] = {
         "table": child(["batch", str(BATCH), "16", "table"]),
         "no_table": child(["batch", str(BATCH), "16", "none"]),
@@ -121,19 +121,21 @@ def measure() -> dict[str, Any]:
         "bt_no_table": child(["batch", str(BATCH), "16", "none", str(BT_CHUNK)]),
         "bt_table": child(["batch", str(BATCH), "16", "table", str(BT_CHUNK)]),
     }
-    print("4/7 memory ...", file=sys.stderr, flush=True)
+    print("4/8 memory ...", file=sys.stderr, flush=True)
     r["memory"] = {kind: child(["memory", kind]) for kind in ("many", "large", "webhook")}
-    print("5/7 retry drain ...", file=sys.stderr, flush=True)
+    print("5/8 retry drain ...", file=sys.stderr, flush=True)
     r["drain"] = {
         "table": child(["drain", str(DRAIN), "table"]),
         "no_table": child(["drain", str(DRAIN), "none"]),
     }
-    print("6/7 dynamodb units ...", file=sys.stderr, flush=True)
+    print("6/8 dynamodb units ...", file=sys.stderr, flush=True)
     r.update(child(["dynamodb"]))
-    print("7/7 resilience (Richpanel hanging, a 429 storm; ~45 s) ...", file=sys.stderr, flush=True)
+    print("7/8 resilience (Richpanel hanging, a 429 storm; ~45 s) ...", file=sys.stderr, flush=True)
     from bench import resilience
 
     r.update(resilience.measure(child))
+    print("8/8 cost per million events ...", file=sys.stderr, flush=True)
+    r.update(child([str(ROOT / "bench" / "cost.py")], script=True))
     return r
 
 
@@ -446,13 +448,40 @@ def resilience_only() -> int:
     return 0
 
 
+def cost_only() -> int:
+    """Only the cost per million events (bench/cost.py), merged into results.json."""
+    from bench import cost
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "results.json"
+    r: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    r.update(child([str(ROOT / "bench" / "cost.py")], script=True))
+    print(cost.table(r))
+    path.write_text(json.dumps(r, indent=2), encoding="utf-8")
+    cost_plot(r)
+    return 0
+
+
+def cost_plot(r: dict[str, Any]) -> None:
+    """The README's cost table and chart, from this run."""
+    from bench import cost
+
+    cost.update_readme(r)
+    try:
+        cost.plot(r, ROOT / "docs" / "images" / "cost.png")
+    except ImportError:
+        print("matplotlib missing: no cost.png", file=sys.stderr)
+
+
 def main(argv: list[str]) -> int:
     if argv == ["dynamodb"]:
         return dynamodb_only()
+    if argv == ["cost"]:
+        return cost_only()
     if argv == ["resilience"]:
         return resilience_only()
     if argv:
-        raise SystemExit(f"usage: python -m bench.run [dynamodb|resilience]; got {argv}")
+        raise SystemExit(f"usage: python -m bench.run [dynamodb|resilience|cost]; got {argv}")
     from bench import dynamodb
 
     started = time.perf_counter()
@@ -468,8 +497,12 @@ def main(argv: list[str]) -> int:
     from bench import resilience
 
     print(resilience.table(r))
+    from bench import cost
+
+    print(cost.table(r))
     print(f"(bench took {r['elapsed_s']:.0f} s)")
     (RESULTS / "results.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
+    cost_plot(r)
     try:
         plot(r, RESULTS / "bench.png")
     except ImportError:

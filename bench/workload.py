@@ -160,6 +160,10 @@ class StubQueues:
     def postpone(self, receipt_handle: str, seconds: int) -> None:
         return None
 
+    def postpone_many(self, postpones: list[Any]) -> int:
+        self.postpone_calls = getattr(self, "postpone_calls", 0) + (len(postpones) + 9) // 10
+        return 0
+
     def to_retry(self, *args: Any, **kwargs: Any) -> None:
         self.parked += 1
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from richpanel_destination import canary, runtime
+from richpanel_destination.observability import logs
 
-logger = Logger(json_serializer=runtime.redactor().serializer)
+logger = logs.new_logger(runtime.redactor())
 metrics = Metrics()
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logs.inject_invocation(logger)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     config = canary.CanaryConfig.from_env()

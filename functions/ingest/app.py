@@ -20,12 +20,11 @@ from aws_lambda_powertools.event_handler import (
     content_types,
 )
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from richpanel_destination import ingest, runtime
 from richpanel_destination.inbound.request import ROUTES
-from richpanel_destination.observability import tracing
+from richpanel_destination.observability import logs, tracing
 
 logger = ingest.logger
 tracer = tracing.tracer()
@@ -81,11 +80,8 @@ def payload_version(event: dict[str, Any]) -> str:
     return "2.0" if event.get("version") == "2.0" else "1.0"
 
 
-@logger.inject_lambda_context(
-    # requestContext.requestId in both payload formats
-    correlation_id_path=correlation_paths.API_GATEWAY_REST,
-    clear_state=True,
-)
+# requestContext.requestId: in both payload formats
+@logs.inject_invocation(logger, correlation_id=logs.api_gateway_request_id)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

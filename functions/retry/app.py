@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from richpanel_destination import retry, runtime
-from richpanel_destination.observability import tracing
+from richpanel_destination.observability import logs, tracing
 
 logger = retry.logger
 tracer = tracing.tracer()
@@ -47,7 +47,7 @@ def sent_timestamp(record: SQSRecord) -> int | None:
         return None
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logs.inject_invocation(logger)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -129,6 +129,10 @@ class StubRichpanel:
         self.sent: list[tuple[dict[str, Any], Kind]] = []
         self._lock = Lock()
 
+    def held(self) -> None:
+        """As the gate with a closed breaker and no 429 pause: nothing is held back."""
+        return None
+
     def send(
         self, call: Mapping[str, Any], credentials: Any = None, within: float | None = None
     ) -> Outcome:

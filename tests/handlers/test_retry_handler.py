@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import io
 import json
 import sys
 import time
@@ -84,6 +85,11 @@ class Queues:
     def postpone(self, receipt_handle: str, seconds: int) -> None:
         self.postponed.append((receipt_handle, seconds))
 
+    def postpone_many(self, postpones: list[tuple[str, int]]) -> int:
+        self.batches = getattr(self, "batches", 0) + 1
+        self.postponed.extend(postpones)
+        return 0
+
 
 def sqs_event(count: int) -> dict[str, Any]:
     records = []
@@ -158,3 +164,30 @@ def test_on_its_last_receive_a_record_not_sent_in_time_is_dead_lettered_with_its
     assert queues.dead == [
         "gave up after 2 attempts: not sent: too little time left in this invocation"
     ]
+
+
+def test_the_handler_writes_one_compact_outcome_line_per_record(
+    retry_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    richpanel, queues = SlowRichpanel(delay=0.0), Queues()
+    monkeypatch.setattr(runtime, "richpanel", lambda: richpanel)
+    monkeypatch.setattr(runtime, "queues", lambda: queues)
+    monkeypatch.setattr(runtime, "settings", lambda: Settings(max_receive_count=8))
+    monkeypatch.setattr(runtime, "dedupe", lambda: None)
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-65f2a1b3-0123;Parent=53995c3f;Sampled=1")
+    out = io.StringIO()  # the Logger's stream was bound when its module was imported
+    previous = retry.logger.registered_handler.setStream(out)
+    try:
+        retry_app.lambda_handler(sqs_event(2), Context(seconds=6.0))
+    finally:
+        retry.logger.registered_handler.setStream(previous)
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    outcomes = [line for line in lines if line.get("message") == "event outcome"]
+    assert len(outcomes) == 2
+    base = {"level", "message", "messageId", "userId", "type", "outcome", "attempt",
+            "richpanelStatus"}  # fmt: skip
+    first = base | {"function_request_id", "xray_trace_id"}  # once per invocation
+    assert sorted(set(line) for line in outcomes) == sorted([base, first], key=len)
+    assert {line["xray_trace_id"] for line in outcomes if "xray_trace_id" in line} == {
+        "1-65f2a1b3-0123"
+    }

@@ -698,6 +698,19 @@ AWS_NAMES = {
 }
 
 
+def test_functions_log_json_without_platform_lines_at_the_level_of_log_level(
+    raw: dict[str, Any],
+) -> None:
+    """Issue 18: no START/END/REPORT lines; Lambda's level follows LogLevel."""
+    config = raw["Globals"]["Function"]["LoggingConfig"]
+    assert (config["LogFormat"], config["SystemLogLevel"]) == ("JSON", "WARN")
+    levels = raw["Mappings"]["LambdaLogLevel"]
+    assert set(levels) == set(raw["Parameters"]["LogLevel"]["AllowedValues"])
+    assert {k: v["Level"] for k, v in levels.items()} == {
+        "DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR",
+    }  # fmt: skip
+
+
 def test_runbook_camel_case_names_are_real(raw: dict[str, Any]) -> None:
     """A `CamelCase` name in the runbook is a parameter, resource, output, metric or AWS name."""
     known = set(raw["Parameters"]) | set(raw["Resources"]) | set(raw["Outputs"])
@@ -705,5 +718,20 @@ def test_runbook_camel_case_names_are_real(raw: dict[str, Any]) -> None:
     known |= AWS_NAMES | {
         raw["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
     }
+    # the functions' settings (Globals), e.g. LoggingConfig and its ApplicationLogLevel
+    known |= set(raw["Globals"]["Function"]) | set(raw["Globals"]["Function"]["LoggingConfig"])
     names = set(re.findall(r"`([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+)`", runbook()))
     assert names - known == set()
+
+
+def test_xray_samples_this_stacks_api_at_the_parameters_rate(cfn_for: Any) -> None:
+    """One sampling rule, for this API stage only, at TraceSampleRate (default 1 %)."""
+    cfn = cfn_for()
+    (rule_id,) = [i for i, r in cfn.resources.items() if r["Type"] == "AWS::XRay::SamplingRule"]
+    rule = cfn.properties(rule_id)["SamplingRule"]
+    assert float(rule["FixedRate"]) == 0.01 and int(rule["ReservoirSize"]) == 1
+    assert "/restapis/<IngestApi>/stages/" in rule["ResourceARN"]
+    assert (
+        float(cfn_for(TraceSampleRate="0.2").properties(rule_id)["SamplingRule"]["FixedRate"])
+        == 0.2
+    )

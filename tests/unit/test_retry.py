@@ -415,3 +415,19 @@ def test_the_window_in_a_reason(seconds: int, text: str) -> None:
     from richpanel_destination.retry import duration
 
     assert duration(seconds) == text
+
+
+def test_a_receive_held_back_by_the_breaker_does_not_count_towards_the_backstop() -> None:
+    """On the last allowed receive, an event the breaker holds back is postponed, not given up:
+    it was not tried (the age window still bounds it)."""
+
+    class Open(FakeClient):
+        def held(self) -> Outcome | None:
+            return Outcome(Kind.RETRYABLE, "not sent: Richpanel circuit open", retry_after=7,
+                           held=True)  # fmt: skip
+
+    queues = FakeQueues()
+    client = Open(Outcome(Kind.DELIVERED, "ok", 200))
+    with pytest.raises(RetryLater) as caught:
+        attempt(BODY, client, queues, receive_count=SETTINGS.max_receive_count)
+    assert queues.dead == [] and client.calls == [] and caught.value.delay >= 7

@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from . import runtime
 from .delivery.dedupe import event_key
 from .delivery.deliver import Delivery, Pending
@@ -24,11 +22,12 @@ from .inbound.validate import validate_event
 from .limits import LimitExceeded
 from .mapping.filtering import skip_reason
 from .mapping.transform import MappingError, to_richpanel
+from .observability import logs
 from .observability.metrics import record_ingest
 from .secrets import RichpanelCredentials, SecretError
 from .timestamps import event_time
 
-logger = Logger(json_serializer=runtime.redactor().serializer)
+logger = logs.new_logger(runtime.redactor())
 RETRY_AFTER_SECONDS = 30  # what a 503 tells the sender to wait
 
 
@@ -65,7 +64,7 @@ def ingest(request: Request, started: float | None = None) -> Answer:
             body.raw,
             body.payload,
         )
-        logger.append_keys(auth=sender)
+        logs.first_line(auth=sender)  # one invocation, one sender
         calls = unpack(body)
     except (BadRequest, LimitExceeded) as exc:
         logger.info("request rejected", extra={"reason": str(exc)})

@@ -95,6 +95,10 @@ PREVIEW_CHARS = 1_000
 SQS_BATCH_ENTRIES = 10
 SQS_BATCH_BYTES = 256 * KB
 
+# A loser of a claim or lease race waits at most this long (or until the holder's claim or
+# lease would expire, if sooner) before its next attempt: a live holder settles within a send.
+HELD_RETRY_SECONDS = 5.0
+
 # Richpanel: the most calls in one /bt request (Magento's chunk size).
 MAX_RICHPANEL_BATCH = 50
 

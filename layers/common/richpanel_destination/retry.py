@@ -12,10 +12,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-
-from aws_lambda_powertools import Logger
 
 from . import runtime, timestamps
 from .delivery.backoff import retry_delay
@@ -24,9 +22,10 @@ from .delivery.deliver import MIN_SEND_SECONDS, Pending, send_once
 from .delivery.freshness import Freshness
 from .delivery.gate import Gate
 from .delivery.queues import Queues, envelope
-from .delivery.results import Fate
+from .delivery.results import Fate, ident, outcome_line, trace_keys
 from .inbound.validate import validate_event
 from .mapping.transform import MappingError, to_richpanel
+from .observability import logs
 from .observability.metrics import record_retries
 from .richpanel.outcomes import Kind, Outcome
 from .secrets import RichpanelCredentials, SecretError
@@ -38,7 +37,7 @@ NO_CREDENTIALS = Outcome(Kind.RETRYABLE, "Richpanel credentials unavailable")
 # Kept back from the invocation's remaining time for what follows a send: postponing or
 # dead-lettering the message, logging, and the partial-batch report.
 AFTER_SEND_SECONDS = 1.5
-logger = Logger(json_serializer=runtime.redactor().serializer)
+logger = logs.new_logger(runtime.redactor())
 
 
 class RetryLater(Exception):
@@ -64,6 +63,8 @@ class RetryResult:
     reason: str | None = None
     outcome: Outcome | None = None  # Richpanel's answer, when it was called
     user_id: str | None = None
+    type: str | None = None
+    trace: dict[str, str] = field(default_factory=dict)  # trace_keys: for logs only
 
     @property
     def status(self) -> int | None:
@@ -100,11 +101,6 @@ def read_envelope(body: str) -> tuple[dict[str, Any], int]:
     return event, stamp
 
 
-def _string(event: Mapping[str, Any], name: str) -> str | None:
-    value = event.get(name)
-    return value if isinstance(value, str) else None
-
-
 def queued_for(body: str, sent_ms: int | None, now_ms: int | None = None) -> float | None:
     """Seconds this message has been on the retry queue: its age in the retry window.
 
@@ -135,7 +131,7 @@ def retry_once(
     receive_count: int,
     *,
     client: Gate,
-    queues: Queues,
+    queues: Queues | Postpones,
     settings: Settings,
     credentials: RichpanelCredentials | None,
     dedupe: Deduplicator | None = None,
@@ -159,7 +155,11 @@ def retry_once(
         reason = f"poison message: {exc}"
         queues.to_dead_letter(body, reason, attempt=attempt)
         return RetryResult(Fate.DEAD_LETTERED, None, attempt, reason)
-    message_id, user_id = _string(event, "messageId"), _string(event, "userId")
+    message_id, call_type, user_id = ident(event)
+    trace = trace_keys(event)
+
+    def result(fate: Fate, reason: str | None, outcome: Outcome | None) -> RetryResult:
+        return RetryResult(fate, message_id, attempt, reason, outcome, user_id, call_type, trace)
 
     def dead_letter(reason: str, outcome: Outcome | None = None) -> RetryResult:
         queues.to_dead_letter(
@@ -169,7 +169,7 @@ def retry_once(
             attempt=attempt,
             status=outcome.status if outcome else None,
         )
-        return RetryResult(Fate.DEAD_LETTERED, message_id, attempt, reason, outcome, user_id)
+        return result(Fate.DEAD_LETTERED, reason, outcome)
 
     try:
         call = to_richpanel(event, settings.order_fields)
@@ -188,14 +188,18 @@ def retry_once(
     held = client.held()  # breaker open, or Richpanel said wait: reschedule, claim nothing
     outcome = held if held is not None else send_once(dedupe, freshness, pending, post)
     if outcome.kind is Kind.DELIVERED:
-        return RetryResult(Fate.DELIVERED, message_id, attempt, None, outcome, user_id)
+        return result(Fate.DELIVERED, None, outcome)
     if outcome.kind is Kind.DUPLICATE:
-        return RetryResult(Fate.DUPLICATE, message_id, attempt, outcome.reason, outcome, user_id)
+        return result(Fate.DUPLICATE, outcome.reason, outcome)
     if outcome.kind is Kind.SUPERSEDED:
-        return RetryResult(Fate.SUPERSEDED, message_id, attempt, outcome.reason, outcome, user_id)
+        return result(Fate.SUPERSEDED, outcome.reason, outcome)
     if outcome.kind is Kind.PERMANENT:
         return dead_letter(outcome.reason, outcome)
-    if settings.max_receive_count and receive_count >= settings.max_receive_count:
+    # The receive-count backstop does not count receives that held the event back (breaker
+    # open, 429 pause) or lost a claim or lease race: not the event failing, and bounded by
+    # the age window anyway.
+    waited = outcome.held or outcome.kind is Kind.IN_FLIGHT
+    if settings.max_receive_count and receive_count >= settings.max_receive_count and not waited:
         return dead_letter(f"gave up after {attempt} attempts: {outcome.reason}", outcome)
     window_left = None  # seconds until the retry window ends; None: no window
     if settings.retry_window:
@@ -220,6 +224,50 @@ def retry_once(
     raise RetryLater(outcome.reason, delay, attempt, outcome)
 
 
+class Postpones:
+    """The retry queue, with postpones collected and sent ten to a call when the batch ends
+    (a message whose postpone is lost reappears after the queue's visibility timeout)."""
+
+    def __init__(self, queues: Queues) -> None:
+        self._queues = queues
+        self._pending: list[tuple[str, int]] = []
+        self._lock = threading.Lock()
+
+    def postpone(self, receipt_handle: str, seconds: int) -> None:
+        with self._lock:
+            self._pending.append((receipt_handle, seconds))
+
+    def to_dead_letter(self, *args: Any, **kwargs: Any) -> None:
+        self._queues.to_dead_letter(*args, **kwargs)
+
+    def flush(self) -> int:
+        """Send the postpones; how many SQS did not take."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        return self._queues.postpone_many(pending) if pending else 0
+
+
+def retry_line(done: RetryResult, keys: Mapping[str, Any]) -> dict[str, Any]:
+    """A retry's "event outcome" fields: compact (outcome_line) when delivered; any other
+    fate keeps the record's SQS keys (sqsMessageId, receiveCount) and its ``reason``."""
+    outcome = done.outcome
+    line = outcome_line(
+        done.fate,
+        message_id=done.message_id or keys.get("messageId"),
+        user_id=done.user_id,
+        call_type=done.type,
+        keys=done.trace,
+        attempt=done.attempt,
+        status=done.status,
+        latency_ms=outcome.latency_ms if outcome else None,
+        record_failed=outcome.record_failed if outcome else None,
+    )
+    if done.fate is Fate.DELIVERED:
+        return line
+    extra = {k: v for k, v in keys.items() if k != "messageId" and v is not None}
+    return line | extra | ({"reason": done.reason} if done.reason else {})
+
+
 class RetryBatch:
     """One invocation of the retry function: its end, its credentials and its tallies."""
 
@@ -227,6 +275,7 @@ class RetryBatch:
         self.ends_at = time.monotonic() + remaining_ms / 1000
         self.tally: Counter[str] = Counter()  # fates, for metrics
         self.calls: list[tuple[str, float]] = []  # Richpanel calls: (status class, ms)
+        self.postpones = Postpones(runtime.queues())
         self._lock = threading.Lock()
         try:
             self.credentials: RichpanelCredentials | None = runtime.richpanel_credentials()
@@ -257,7 +306,7 @@ class RetryBatch:
                 receipt_handle,
                 receive_count,
                 client=runtime.richpanel(),
-                queues=runtime.queues(),
+                queues=self.postpones,
                 settings=runtime.settings(),
                 credentials=self.credentials,
                 dedupe=runtime.dedupe(),
@@ -280,21 +329,7 @@ class RetryBatch:
             )
             raise
         self._count(done.outcome, done.fate)
-        outcome = done.outcome
-        logger.info(
-            "event outcome",
-            extra={
-                **keys,
-                "messageId": done.message_id,
-                "userId": done.user_id,
-                "attempt": done.attempt,
-                "outcome": done.fate.value,
-                "reason": done.reason,
-                "richpanelStatus": done.status,
-                "latencyMs": outcome.latency_ms if outcome else None,
-                "recordFailed": outcome.record_failed if outcome else None,
-            },
-        )
+        logger.info("event outcome", extra=retry_line(done, keys))
 
     def _count(self, outcome: Outcome | None, fate: Fate) -> None:
         with self._lock:
@@ -305,5 +340,8 @@ class RetryBatch:
                 self.calls.append((outcome.status_class, outcome.latency_ms))
 
     def publish(self) -> None:
-        """This batch's metrics."""
+        """Send the batch's postpones (ten to a call), then its metrics."""
+        lost = self.postpones.flush()
+        if lost:
+            logger.warning("postpones not taken", extra={"count": lost})
         record_retries(self.tally, self.calls)

@@ -97,6 +97,11 @@ class FakeQueues:
     def postpone(self, receipt_handle: str, seconds: int) -> None:
         self.postponed.append((receipt_handle, seconds))
 
+    def postpone_many(self, postpones: list[tuple[str, int]]) -> int:
+        self.batches = getattr(self, "batches", 0) + 1
+        self.postponed.extend(postpones)
+        return 0
+
 
 CREDENTIALS = RichpanelCredentials("key-1", "secret-1")
 

@@ -162,3 +162,26 @@ def test_a_batch_refused_for_time_releases_its_claims(table: str) -> None:
         Kind.DELIVERED,
     ]
     assert send.requests == [[{"event": "e-l1"}]]
+
+
+def test_an_in_flight_claim_is_retried_when_its_holder_s_claim_would_have_ended(
+    table: str,
+) -> None:
+    """The second copy is queued until the holder's claim settles or expires, not sooner."""
+
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 8_000
+
+    holder = Deduplicator(table, 3600)
+    holder.register_lambda_context(Context())
+    seen: list[Outcome] = []
+
+    def slow_send(call: Any) -> Outcome:
+        seen.append(Deduplicator(table, 3600).send("m9", call, Counting(OK)))
+        return OK
+
+    holder.send("m9", {}, slow_send)
+    (in_flight,) = seen
+    assert in_flight.kind is Kind.IN_FLIGHT
+    assert in_flight.retry_after == 5.0  # HELD_RETRY_SECONDS: sooner than the claim's 8 s

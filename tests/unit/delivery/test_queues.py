@@ -136,3 +136,26 @@ def test_parcels_leave_room_for_redriven_within_the_sqs_limit_of_10() -> None:
     dead = dead_letter_message(0, "{}", "400", message_id="m", attempt=2, status=400)
     assert sorted(dead.attrs) == sorted(["messageId", "attempt", "reason", "richpanelStatus"])
     assert max(len(retry.attrs), len(dead.attrs)) + len(["redriven"]) == 7 <= 10
+
+
+def test_postpones_go_ten_to_a_call_and_failures_are_counted(mocked_aws: None) -> None:
+    import boto3
+
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="retry")["QueueUrl"]
+    for n in range(23):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+    handles: list[str] = []
+    while len(handles) < 23:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60)
+        handles += [m["ReceiptHandle"] for m in got.get("Messages", [])]
+    calls: list[int] = []
+    sqs.meta.events.register(
+        "before-parameter-build.sqs.ChangeMessageVisibilityBatch",
+        lambda params, **_: calls.append(len(params["Entries"])),
+    )
+    queues = Queues(Settings(retry_queue_url=url), sqs)
+    assert queues.postpone_many([(h, 600) for h in handles] + [("not-a-handle", 5)]) == 1
+    assert calls == [10, 10, 4]
+    hidden = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert hidden["ApproximateNumberOfMessagesNotVisible"] == "23"

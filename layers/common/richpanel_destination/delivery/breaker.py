@@ -138,6 +138,7 @@ class Breaker:
             Kind.RETRYABLE,
             f"not sent: Richpanel circuit open (failing), next probe in {wait:.0f}s",
             retry_after=wait,
+            held=True,
         )
 
     def _current(self, now: float) -> State:

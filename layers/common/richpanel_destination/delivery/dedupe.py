@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..limits import reason
+from ..limits import HELD_RETRY_SECONDS, reason
 from ..richpanel.outcomes import Kind, Outcome
 
 KEY_PREFIX = "richpanel-delivery"
@@ -168,9 +168,14 @@ class Deduplicator:
                 continue
             if record.status == STATUS_CONSTANTS["INPROGRESS"]:
                 expiry = record.in_progress_expiry_timestamp
-                if expiry is not None and expiry < int(time.time() * 1000):
+                now_ms = int(time.time() * 1000)
+                if expiry is not None and expiry < now_ms:
                     continue  # its holder timed out: the conditional put may take it now
-                return IN_FLIGHT
+                if expiry is None:
+                    return IN_FLIGHT
+                # a live holder settles within a send; a dead one's claim expires by then
+                left = min(HELD_RETRY_SECONDS, (expiry - now_ms) / 1000)
+                return replace(IN_FLIGHT, retry_after=max(1.0, left))
             stored = record.response_json_as_dict() or {}
             return Outcome(Kind.DUPLICATE, "already delivered", stored.get("status"))
         return Outcome(Kind.RETRYABLE, "idempotency store: inconsistent idempotency record")

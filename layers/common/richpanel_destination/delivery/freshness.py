@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ..limits import reason
+from ..limits import HELD_RETRY_SECONDS, reason
 from ..mapping.table import ORDER_STATE_FIELDS, ORDER_STATUSES
 from ..richpanel.outcomes import Kind, Outcome
 
@@ -231,10 +231,11 @@ class Freshness:
                     ":exp": {"N": str(now_ms // 1000 + self.ttl_seconds)},
                 },
                 ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",  # the holder's leaseUntil
             )
         except Exception as exc:
             if _conditional(exc):
-                return LEASE_HELD
+                return _held_until(exc, now_ms)
             return Outcome(Kind.RETRYABLE, reason(f"freshness store: {type(exc).__name__}: {exc}"))
         return _plain(answer.get("Attributes") or {})
 
@@ -362,6 +363,14 @@ def _used(*expressions: str) -> dict[str, str]:
     """The NAMES placeholders the expressions use (DynamoDB refuses unused ones)."""
     found = set(re.findall(r"#\w+", " ".join(expressions)))
     return {k: v for k, v in NAMES.items() if k in found}
+
+
+def _held_until(exc: BaseException, now_ms: int) -> Outcome:
+    """LEASE_HELD, retried within HELD_RETRY_SECONDS, or when the holder's lease (its
+    leaseUntil) would expire if that is sooner."""
+    until = (getattr(exc, "response", {}).get("Item") or {}).get("leaseUntil", {}).get("N")
+    left = HELD_RETRY_SECONDS if until is None else (int(until) - now_ms) / 1000
+    return replace(LEASE_HELD, retry_after=max(1.0, min(HELD_RETRY_SECONDS, left)))
 
 
 def _conditional(exc: BaseException) -> bool:

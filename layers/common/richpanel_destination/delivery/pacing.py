@@ -37,10 +37,13 @@ def paused_outcome(seconds_left: float) -> Outcome:
         Kind.RETRYABLE,
         f"not sent: Richpanel asked to wait (429), {seconds_left:.1f}s left",
         retry_after=seconds_left,
+        held=True,
     )
 
 
-NO_SLOT = Outcome(Kind.RETRYABLE, "not sent: Richpanel is throttling and no call slot came free")
+NO_SLOT = Outcome(
+    Kind.RETRYABLE, "not sent: Richpanel is throttling and no call slot came free", held=True
+)
 
 
 class Pacing:

@@ -271,3 +271,23 @@ class Queues:
             ReceiptHandle=receipt_handle,
             VisibilityTimeout=seconds,
         )
+
+    def postpone_many(self, postpones: list[tuple[str, int]]) -> int:
+        """Hide several messages (receipt handle, seconds), ten per ChangeMessageVisibilityBatch
+        call; how many SQS could not change (they reappear after the visibility timeout)."""
+        failed = 0
+        for start in range(0, len(postpones), SQS_BATCH_ENTRIES):
+            chunk = postpones[start : start + SQS_BATCH_ENTRIES]
+            entries = [
+                {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+                for n, (handle, seconds) in enumerate(chunk)
+            ]
+            try:
+                answer = self.sqs.change_message_visibility_batch(
+                    QueueUrl=self._settings.retry_queue_url, Entries=entries
+                )
+            except Exception:
+                failed += len(chunk)
+                continue
+            failed += len(answer.get("Failed") or [])
+        return failed

@@ -46,6 +46,55 @@ def ident(event: Any) -> tuple[str | None, str | None, str | None]:
     return tuple(v if isinstance(v, str) else None for v in values)  # type: ignore[return-value]
 
 
+EMAIL_FIELDS = (("traits", "email"), ("context", "traits", "email"), ("properties", "email"))
+
+
+def trace_keys(event: Any) -> dict[str, str]:
+    """What finds an event's log lines later besides its IDs: ``email`` (hashed in the line
+    unless LOG_PERSONAL_DATA: observability/redact.py) and ``orderId`` (properties.order_id)."""
+    keys: dict[str, str] = {}
+    if not isinstance(event, dict):
+        return keys
+    for path in EMAIL_FIELDS:
+        found: Any = event
+        for name in path:
+            found = found.get(name) if isinstance(found, dict) else None
+        if isinstance(found, str) and found:
+            keys["email"] = found
+            break
+    properties = event.get("properties")
+    order_id = properties.get("order_id") if isinstance(properties, dict) else None
+    if isinstance(order_id, str | int) and not isinstance(order_id, bool):
+        keys["orderId"] = str(order_id)
+    return keys
+
+
+def outcome_line(
+    fate: Fate,
+    *,
+    message_id: str | None,
+    user_id: str | None,
+    call_type: str | None,
+    keys: dict[str, str],
+    attempt: int,
+    status: int | None,
+    latency_ms: float | None,
+    record_failed: str | None,
+) -> dict[str, Any]:
+    """The fields of an "event outcome" line, ingest's and retry's alike (None: left out).
+
+    Delivered, the line has the keys that trace the event (messageId, userId, email,
+    orderId, type), its outcome, attempt, richpanelStatus and latencyMs (when Richpanel was
+    called); the caller adds ``reason`` (and ingest ``index``) for every other fate.
+    """
+    line: dict[str, Any] = {"messageId": message_id, "userId": user_id, **keys}
+    line |= {"type": call_type, "outcome": fate.value, "attempt": attempt}
+    line |= {"richpanelStatus": status, "latencyMs": latency_ms}
+    if record_failed:
+        line["recordFailed"] = record_failed
+    return {k: v for k, v in line.items() if v is not None}
+
+
 @dataclass
 class EventResult:
     """The fate of one event of a request."""
@@ -61,6 +110,7 @@ class EventResult:
     latency_ms: float | None = None
     status_class: str | None = None  # of Richpanel's answer, when Richpanel was called
     record_failed: str | None = None  # delivered, but its idempotency record was not saved
+    trace: dict[str, str] = field(default_factory=dict)  # trace_keys: for logs only
 
     @classmethod
     def of(
@@ -80,6 +130,7 @@ class EventResult:
                 extra["status_class"] = outcome.status_class
             if outcome.record_failed:
                 extra["record_failed"] = outcome.record_failed
+        extra["trace"] = trace_keys(event)
         return cls(index, message_id, call_type, fate, reason, user_id=user_id, **extra)
 
     def as_dict(self) -> dict[str, Any]:
@@ -98,11 +149,19 @@ class EventResult:
         return out
 
     def log_line(self) -> dict[str, Any]:
-        """The event's fate as one log line's fields (errors stay in the answer)."""
-        line = {k: v for k, v in self.as_dict().items() if k != "errors"}
-        line["userId"] = self.user_id
-        if self.latency_ms is not None:
-            line["latencyMs"] = self.latency_ms
-        if self.record_failed:
-            line["recordFailed"] = self.record_failed
+        """The event's fate as one compact log line's fields (``outcome_line``); any fate but
+        delivered adds its ``index`` and ``reason`` (errors stay in the answer)."""
+        line = outcome_line(
+            self.fate,
+            message_id=self.message_id,
+            user_id=self.user_id,
+            call_type=self.type,
+            keys=self.trace,
+            attempt=1,
+            status=self.status,
+            latency_ms=self.latency_ms,
+            record_failed=self.record_failed,
+        )
+        if self.fate is not Fate.DELIVERED:
+            line |= {"index": self.index, "reason": self.reason}
         return line

@@ -7,6 +7,7 @@ a 2,500-event batch to a handful of log lines.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
@@ -83,6 +84,7 @@ def record_ingest(results: list[EventResult]) -> None:
         for r in results
         if r.status_class is not None and r.latency_ms is not None
     )
+    flush_breaker()
 
 
 def record_retries(outcomes: Counter[str], calls: list[tuple[str, float]]) -> None:
@@ -93,12 +95,29 @@ def record_retries(outcomes: Counter[str], calls: list[tuple[str, float]]) -> No
     counts["RetryAttempts"] = sum(v for k, v in outcomes.items() if k != "record_failed")
     _emit({}, counts)
     record_calls(calls)
+    flush_breaker()
+
+
+_breaker_changes: Counter[str] = Counter()  # since the last flush, from any thread
+_breaker_lock = threading.Lock()
 
 
 def record_breaker(change: str, details: dict[str, object]) -> None:
-    """A change of the circuit breaker's state: one log line and one metric."""
+    """A change of the circuit breaker's state: one log line now, and one metric counted
+    for the invocation's flush (sends run on worker threads: an EMF line printed there
+    could land inside another thread's log line)."""
     from aws_lambda_powertools import Logger
 
     level = "warning" if change in ("opened", "reopened") else "info"
     getattr(Logger(child=True), level)(f"circuit {change}", extra={"breaker": change} | details)
-    _emit({"Change": change}, {BREAKER_METRIC: 1})
+    with _breaker_lock:
+        _breaker_changes[change] += 1
+
+
+def flush_breaker() -> None:
+    """The breaker changes counted since the last flush, one EMF line per change kind."""
+    with _breaker_lock:
+        changes = dict(_breaker_changes)
+        _breaker_changes.clear()
+    for change, count in sorted(changes.items()):
+        _emit({"Change": change}, {BREAKER_METRIC: count})

@@ -180,7 +180,9 @@ class Redactor:
 
     def serializer(self, record: Any) -> str:
         """A Powertools Logger json_serializer: every log line passes through here."""
-        return json.dumps(self.for_log(record), default=str, ensure_ascii=False)
+        return json.dumps(
+            self.for_log(record), default=str, ensure_ascii=False, separators=(",", ":")
+        )
 
     def for_log(self, record: Any) -> Any:
         """A log record with secrets removed, personal data hashed, free text scrubbed."""

@@ -47,6 +47,7 @@ class Outcome:
     retry_after: float | None = None
     latency_ms: float | None = None  # how long Richpanel took to answer (or to fail)
     record_failed: str | None = None  # delivered, but the idempotency record was not saved
+    held: bool = False  # not sent: the breaker is open or Richpanel asked to wait (gate.py)
 
     @property
     def status_class(self) -> str:

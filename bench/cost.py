@@ -420,6 +420,13 @@ def cost_per_million(now: Mapping[str, Any], baseline: Mapping[str, Any]) -> dic
                 "mix": mix,
                 "quantities": {k: round(v, 6) for k, v in now_q[shape].items()},
             }
+            if mix == "track_heavy" and now["template"]["api"] != "http":
+                # the same code with ApiKind=http (docs/deploy.md): what that choice is worth
+                http = price(now_q[shape], dict(now["template"], api="http"), usd)
+                out[f"{shape}_with_http_api"] = out[key] | {
+                    "now_usd": round(sum(http.values()), 3),
+                    "lines": http,
+                }
     return out
 
 

@@ -304,7 +304,9 @@ def test_freshest_data_wins_through_reordering_and_retries(
             f"delivered but off the timeline {len(off_timeline)}\n"
             f"  sent in {sent_for:.1f}s, drained after {drained_after:.1f}s"
         )
-    assert failed_calls > 0.2 * len(by_id)  # the chaos really happened
+    # the chaos really happened (fewer calls fail than 30% of events: while the breaker is
+    # open or a 429 pauses the container, events are held back instead of being sent)
+    assert failed_calls > 0.1 * len(by_id)
     assert late_arrivals > 0  # and reordered what Richpanel was sent
     assert not lost, [(m, outcomes.get(m), in_dlq.get(m)) for m in lost[:10]]
     assert not wrong_fields, wrong_fields[:20]

@@ -47,6 +47,8 @@ EXPECTED: dict[str, list[tuple[str, str, str, str | None]]] = {
     "identify": [("evt-identify-0001", "identify", "delivered", None)],
     "track": [("evt-track-0001", "track", "delivered", None)],
     "track_gzip": [("evt-track-gzip-0001", "track", "delivered", None)],
+    # an HTTP API (ApiKind=http) event, payload format 2.0, to the same handler
+    "track_http": [("evt-track-http-0001", "track", "delivered", None)],
     "page": [("evt-page-0001", "page", "delivered", None)],
     "screen": [("evt-screen-0001", "screen", "skipped", SKIPPED.format("screen"))],
     "group": [("evt-group-0001", "group", "skipped", SKIPPED.format("group"))],

@@ -92,3 +92,25 @@ def test_a_429_after_accepted_calls_sets_a_rate_a_little_under_them() -> None:
     assert pacing.acquire(0) is None
     pacing.release(OK)
     assert pacing.rate is not None and 18 < pacing.rate < 18.2  # grows ~1/s while calls succeed
+
+
+def test_a_quiet_container_learns_no_rate_and_a_learned_rate_is_forgotten() -> None:
+    clock = Clock()
+    pacing = Pacing(16, clock)
+    for _ in range(2):  # two calls accepted, then a 429: too little to learn a rate from
+        pacing.acquire(0)
+        pacing.release(OK)
+    pacing.acquire(0)
+    pacing.release(Outcome(Kind.RETRYABLE, "Richpanel answered 429", 429))
+    assert pacing.rate is None
+    for _ in range(10):
+        pacing.acquire(0)
+        pacing.release(OK)
+        clock.now += 0.05
+    pacing.acquire(0)
+    pacing.release(Outcome(Kind.RETRYABLE, "Richpanel answered 429", 429))
+    assert round(pacing.rate or 0, 6) == 0.9 * 12  # 12 accepted within the second before it
+    clock.now += 61  # a minute without a 429
+    assert pacing.acquire(0) is None
+    pacing.release(OK)
+    assert pacing.rate is None

@@ -11,9 +11,11 @@
   global cap on its side.
 - **Rate**: concurrency alone overshoots a rate limit (every call in flight when the first
   429 comes back is refused too), so a 429 also sets a rate: ``RATE_MARGIN`` of the calls
-  Richpanel accepted in the second before it (if any). Calls then start at most that often, and
-  the rate grows by about one call a second while calls succeed (additive increase, like
-  the limit). Without a 429 there is no rate.
+  Richpanel accepted in the second before it, when there were at least ``RATE_SAMPLE`` (a
+  quiet container learns nothing from one or two calls: the pause and the halving do).
+  Calls then start at most that often; the rate grows by about one call a second while
+  calls succeed (additive increase, like the limit) and is forgotten
+  ``RATE_MEMORY_SECONDS`` after the last 429.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ HALVE_EVERY_SECONDS = 1.0
 MIN_LIMIT = 1.0
 RATE_MARGIN = 0.9  # of the accepted calls per second before a 429: the rate it sets
 MIN_RATE = 1.0  # calls per second
+RATE_SAMPLE = 5  # accepted calls in the second before a 429 needed to learn a rate from
+RATE_MEMORY_SECONDS = 60.0  # a learned rate is forgotten this long after the last 429
 
 
 def paused_outcome(seconds_left: float) -> Outcome:
@@ -59,6 +63,7 @@ class Pacing:
         self.rate: float | None = None  # calls per second; None until Richpanel sends a 429
         self._next_start = float("-inf")  # when the rate lets the next call start
         self._accepted: deque[float] = deque()  # when calls were accepted, the last second
+        self._throttled_at = float("-inf")  # the last 429
         self._changed = threading.Condition()
 
     def paused_for(self) -> float:
@@ -97,7 +102,8 @@ class Pacing:
             if status == 429:
                 if outcome.retry_after:
                     self._paused_until = max(self._paused_until, now + outcome.retry_after)
-                if self._accepted:  # none accepted lately: the pause and the halving suffice
+                self._throttled_at = now
+                if len(self._accepted) >= RATE_SAMPLE:
                     self.rate = max(MIN_RATE, RATE_MARGIN * len(self._accepted))
             if status == 429 or (status is not None and status >= 500):
                 if now - self._halved_at >= HALVE_EVERY_SECONDS:
@@ -108,4 +114,6 @@ class Pacing:
                 self._accepted.append(now)
                 if self.rate is not None:
                     self.rate += 1 / self.rate
+                    if now - self._throttled_at >= RATE_MEMORY_SECONDS:
+                        self.rate, self._next_start = None, float("-inf")
             self._changed.notify_all()

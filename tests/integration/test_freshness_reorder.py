@@ -280,6 +280,10 @@ def test_freshest_data_wins_through_reordering_and_retries(
 
     identifies = sum(1 for e in by_id.values() if e["type"] == "identify")
     failed_calls = sum(1 for c in calls if not c["accepted"])
+    # sends not made because the breaker was open or a 429 paused the container (gate.py)
+    held_back = stack.log_path.read_text(encoding="utf-8", errors="replace").count(
+        '"reason":"not sent: Richpanel'
+    )
     twice = sum(1 for n in times_accepted.values() if n > 1)
     retried = sum(seen.count("queued") for seen in outcomes.values())
     # Possible without a bug: Richpanel took a call we gave up waiting for (read timeout).
@@ -290,6 +294,7 @@ def test_freshest_data_wins_through_reordering_and_retries(
             f"  events sent               {len(by_id):6d} ({identifies} identifies, "
             f"{len(by_id) - identifies} order events, {len(batches)} batches)\n"
             f"  Richpanel calls           {len(calls):6d} ({failed_calls} failed by chaos)\n"
+            f"  sends held back           {held_back:6d} (the breaker open, or a 429's pause)\n"
             f"  ingest outcomes           {dict(ingest)}\n"
             f"  attempts queued for retry {retried:6d}\n"
             f"  final fates               {dict(final)}\n"
@@ -304,9 +309,9 @@ def test_freshest_data_wins_through_reordering_and_retries(
             f"delivered but off the timeline {len(off_timeline)}\n"
             f"  sent in {sent_for:.1f}s, drained after {drained_after:.1f}s"
         )
-    # the chaos really happened (fewer calls fail than 30% of events: while the breaker is
-    # open or a 429 pauses the container, events are held back instead of being sent)
-    assert failed_calls > 0.1 * len(by_id)
+    # the chaos really happened: calls failed, or were held back because of the failures
+    # (while the breaker is open or a 429 pauses a container, events are not sent)
+    assert failed_calls > 0 and failed_calls + held_back > 0.2 * len(by_id)
     assert late_arrivals > 0  # and reordered what Richpanel was sent
     assert not lost, [(m, outcomes.get(m), in_dlq.get(m)) for m in lost[:10]]
     assert not wrong_fields, wrong_fields[:20]

@@ -271,7 +271,7 @@ class Bench:
     def __init__(self) -> None:
         import boto3
 
-        from richpanel_destination.delivery.dedupe import Deduplicator, _client
+        from richpanel_destination.delivery.dedupe import Deduplicator, store_client
         from richpanel_destination.delivery.deliver import Delivery
         from richpanel_destination.delivery.freshness import Freshness
 
@@ -290,8 +290,10 @@ class Bench:
         self.delivery = Delivery(
             richpanel,  # type: ignore[arg-type]
             queues,  # type: ignore[arg-type]
-            dedupe=Deduplicator(IDEMPOTENCY, 172_800, self.meter.instrument(_client())),
-            freshness=Freshness(FRESHNESS, 34_560_000, "strip", self.meter.instrument(_client())),
+            dedupe=Deduplicator(IDEMPOTENCY, 172_800, self.meter.instrument(store_client())),
+            freshness=Freshness(
+                FRESHNESS, 34_560_000, "strip", self.meter.instrument(store_client())
+            ),
             concurrency=1,
             budget=30,
         )
@@ -386,10 +388,10 @@ def breaker_reads(bench: Bench) -> dict[str, Any]:
     a simulated clock spaces the events, the instrumented client prices every read.
     """
     from richpanel_destination.delivery.breaker import Breaker
-    from richpanel_destination.delivery.dedupe import _client
+    from richpanel_destination.delivery.dedupe import store_client
 
     out: dict[str, Any] = {}
-    client = bench.meter.instrument(_client())
+    client = bench.meter.instrument(store_client())
     for rate in BREAKER_RATES:
         now = [1_000_000.0]
         breaker = Breaker(IDEMPOTENCY, dynamodb=client, clock=lambda now=now: now[0])

@@ -86,7 +86,6 @@ class Queues:
         self.postponed.append((receipt_handle, seconds))
 
     def postpone_many(self, postpones: list[tuple[str, int]]) -> int:
-        self.batches = getattr(self, "batches", 0) + 1
         self.postponed.extend(postpones)
         return 0
 

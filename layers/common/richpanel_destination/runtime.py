@@ -64,6 +64,7 @@ def richpanel() -> Gate:
             s.breaker_table,
             failures=s.breaker_failures,
             cooldown=s.breaker_cooldown,
+            dynamodb=dynamodb(),
             notify=record_breaker,
         )
     return Gate(client, Pacing(s.delivery_concurrency), breaker)
@@ -75,10 +76,21 @@ def queues() -> Queues:
 
 
 @cache
+def dynamodb() -> object:
+    """One bounded DynamoDB client for the container's idempotency, freshness and breaker
+    (a boto3 client costs tens of ms at cold start; three were made before)."""
+    from .delivery.dedupe import store_client
+
+    return store_client()
+
+
+@cache
 def dedupe() -> Deduplicator | None:
     """Idempotency on messageId, or None (switched off) when no table is configured."""
     s = settings()
-    return Deduplicator(s.idempotency_table, s.idempotency_ttl) if s.idempotency_table else None
+    if not s.idempotency_table:
+        return None
+    return Deduplicator(s.idempotency_table, s.idempotency_ttl, dynamodb())
 
 
 @cache
@@ -87,7 +99,7 @@ def freshness() -> Freshness | None:
     s = settings()
     if not s.freshness_table:
         return None
-    return Freshness(s.freshness_table, s.freshness_ttl, s.stale_order_events)
+    return Freshness(s.freshness_table, s.freshness_ttl, s.stale_order_events, dynamodb())
 
 
 @cache
@@ -113,7 +125,7 @@ def register_lambda_context(context: object) -> None:
 
 def reset() -> None:
     """Forget the singletons and cached secrets (tests that change the environment)."""
-    for factory in (settings, auth_modes, redactor, richpanel, queues, dedupe, freshness,
+    for factory in (settings, auth_modes, redactor, richpanel, queues, dynamodb, dedupe, freshness,
                     delivery):  # fmt: skip
         factory.cache_clear()
     parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")

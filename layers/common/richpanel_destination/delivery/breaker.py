@@ -67,9 +67,9 @@ class Breaker:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if dynamodb is None:
-            from .dedupe import _client  # one bounded DynamoDB client configuration
+            from .dedupe import store_client  # one bounded DynamoDB client configuration
 
-            dynamodb = _client()
+            dynamodb = store_client()
         self.table = table_name
         self.failures = failures
         self.cooldown = cooldown

@@ -59,7 +59,7 @@ def event_key(event: Mapping[str, Any]) -> str:
     return "content:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _client() -> Any:
+def store_client() -> Any:
     """A DynamoDB client whose every call ends in about a second or two: the store must not
     hold a send past its deadline (boto3's default DynamoDB retries back off for 10+ s)."""
     import boto3
@@ -89,7 +89,7 @@ class Deduplicator:
 
         self.config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=ttl_seconds)
         if dynamodb is None:
-            dynamodb = _client()
+            dynamodb = store_client()
         store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb)
         store.configure(config=self.config, key_prefix=KEY_PREFIX)
         self._store = store

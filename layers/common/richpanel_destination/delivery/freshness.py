@@ -130,9 +130,9 @@ class Freshness:
         dynamodb: Any | None = None,
     ) -> None:
         if dynamodb is None:
-            from .dedupe import _client  # one bounded DynamoDB client configuration
+            from .dedupe import store_client  # one bounded DynamoDB client configuration
 
-            dynamodb = _client()
+            dynamodb = store_client()
         self.table = table_name
         self.ttl_seconds = ttl_seconds
         self.stale_orders = stale_orders

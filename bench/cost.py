@@ -430,6 +430,37 @@ def cost_per_million(now: Mapping[str, Any], baseline: Mapping[str, Any]) -> dic
     return out
 
 
+MEMORY_SIZES = (128, 256, 512, 1024)  # MB, the sizes the sweep prices
+BUDGET_S = 4.0  # ingest's default delivery budget (settings.py delivery_budget)
+
+
+def memory_sweep(measured: Mapping[str, Any]) -> dict[str, Any]:
+    """The current code priced at each memory size, with what each size costs in time.
+
+    ``init_ms``: the cold start's billed ms (imports and the first call) at that size;
+    ``batch_cpu_ms``: a 100-event batch's CPU at that size's vCPU share, which ingest's
+    ``BUDGET_S`` must also hold the Richpanel calls in.
+    """
+    usd = json.loads(PRICES.read_text(encoding="utf-8"))["usd"]
+    handlers = measured["handlers"]
+    batch = handlers["shapes"]["track_heavy"]["actions_batch"]
+    out: dict[str, Any] = {}
+    for memory in MEMORY_SIZES:
+        facts = dict(measured["template"], memory_mb=memory)
+        sized = dict(measured, template=facts)
+        q = quantities(sized, "track_heavy")
+        share = max(1.0, VCPU_MB / memory)
+        row: dict[str, Any] = {
+            shape: round(sum(price(q[shape], facts, usd).values()), 3)
+            for shape in ("single", "actions_batch", "sdk_batch", "single_outage")
+        }
+        row["init_ms"] = _billed_ms(handlers["init"], memory)
+        row["batch_cpu_ms"] = round(batch["cpu_s"] * share * 1000)
+        row["batch_cpu_share_of_budget"] = round(batch["cpu_s"] * share / BUDGET_S, 3)
+        out[str(memory)] = row
+    return out
+
+
 def commit() -> str:
     done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return done.stdout.strip() or "unknown"
@@ -447,6 +478,7 @@ def main(argv: list[str]) -> None:
     result = {
         "cost_per_million_events": cost_per_million(measured, baseline),
         "cost_baseline_commit": baseline["commit"],
+        "cost_memory_sweep": memory_sweep(measured),
         "cost_assumptions": {
             "richpanel_latency_s": RICHPANEL_LATENCY_S,
             "cold_start_every": COLD_START_EVERY,

@@ -62,13 +62,13 @@ def canary_metrics(out: str) -> dict[str, float]:
         if not line.startswith("{") or '"_aws"' not in line:
             continue
         blob = json.loads(line)
-        (directive,) = blob["_aws"]["CloudWatchMetrics"]
-        assert directive["Namespace"] == "RichpanelDestination"
-        for metric in directive["Metrics"]:
-            if metric["Name"].startswith("Canary"):
-                assert directive["Dimensions"] == [["service"]]
-                value = blob[metric["Name"]]
-                found[metric["Name"]] = float(sum(value) if isinstance(value, list) else value)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:  # a line may hold several
+            assert directive["Namespace"] == "RichpanelDestination"
+            for metric in directive["Metrics"]:
+                if metric["Name"].startswith("Canary"):
+                    assert directive["Dimensions"] == [["service"]]
+                    value = blob[metric["Name"]]
+                    found[metric["Name"]] = float(sum(value) if isinstance(value, list) else value)
     return found
 
 

@@ -36,11 +36,11 @@ def totals(blobs: list[dict[str, Any]], dimension: str) -> Counter[tuple[str, st
     """(dimension value, metric name) -> summed value, for blobs carrying that dimension."""
     out: Counter[tuple[str, str]] = Counter()
     for blob in blobs:
-        (directive,) = blob["_aws"]["CloudWatchMetrics"]
-        if {dimension, "service"} not in [set(d) for d in directive["Dimensions"]]:
-            continue
-        for metric in directive["Metrics"]:
-            out[(blob[dimension], metric["Name"])] += value_of(blob, metric["Name"])
+        for directive in blob["_aws"]["CloudWatchMetrics"]:  # a line may hold several
+            if {dimension, "service"} not in [set(d) for d in directive["Dimensions"]]:
+                continue
+            for metric in directive["Metrics"]:
+                out[(blob[dimension], metric["Name"])] += value_of(blob, metric["Name"])
     return out
 
 
@@ -76,7 +76,8 @@ def test_a_mixed_batch_emits_the_expected_metrics_and_dimensions(stack: Any, wai
     assert by_type[("unknown", "EventsRejected")] == 1  # an invented type is not a dimension
 
     blobs = emf_blobs(stack, since)
-    assert all(blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == NAMESPACE for blob in blobs)
+    directives = [d for blob in blobs for d in blob["_aws"]["CloudWatchMetrics"]]
+    assert all(directive["Namespace"] == NAMESPACE for directive in directives)
     assert all(blob["service"] == LOCAL_STACK_NAME for blob in blobs)  # the stack name
     calls = totals(blobs, "StatusClass")
     assert calls[("2xx", "RichpanelCalls")] >= 4  # three at ingest, one on retry
@@ -84,8 +85,9 @@ def test_a_mixed_batch_emits_the_expected_metrics_and_dimensions(stack: Any, wai
     assert calls[("2xx", "RichpanelLatency")] > 0
     retry: Counter[str] = Counter()
     for blob in blobs:
-        for metric in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-            if metric["Name"].startswith("Retry"):
-                retry[metric["Name"]] += value_of(blob, metric["Name"])
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                if metric["Name"].startswith("Retry"):
+                    retry[metric["Name"]] += value_of(blob, metric["Name"])
     assert retry["RetryAttempts"] >= 1
     assert retry["RetryDelivered"] == 1

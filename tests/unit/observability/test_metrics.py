@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
 import pytest
 
+from richpanel_destination.delivery.results import EventResult, Fate
 from richpanel_destination.observability import metrics
 
 
@@ -34,3 +36,73 @@ def test_breaker_changes_wait_for_the_invocations_flush(
     ]  # fmt: skip
     metrics.flush_breaker()
     assert emf(capsys.readouterr().out) == []  # counted once
+
+
+def points(lines: list[dict[str, Any]]) -> set[tuple[tuple[tuple[str, str], ...], str, float]]:
+    """What CloudWatch extracts from EMF lines: (dimensions, metric, value) per value."""
+    out = set()
+    for line in lines:
+        for directive in line["_aws"]["CloudWatchMetrics"]:
+            for dimension_set in directive["Dimensions"]:
+                dims = tuple(sorted((d, str(line[d])) for d in dimension_set if d != "service"))
+                for metric in directive["Metrics"]:
+                    for value in line[metric["Name"]]:
+                        out.add((dims, metric["Name"], value))
+    return out
+
+
+def test_one_event_makes_one_emf_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
+    result = EventResult(0, "m1", "track", Fate.DELIVERED, latency_ms=42.0, status_class="2xx")
+    metrics.record_ingest([result])
+    lines = emf(capsys.readouterr().out)
+    assert len(lines) == 1
+    assert points(lines) == {
+        ((("EventType", "track"),), "EventsReceived", 1.0),
+        ((("EventType", "track"),), "EventsDelivered", 1.0),
+        ((("StatusClass", "2xx"),), "RichpanelCalls", 1.0),
+        ((("StatusClass", "2xx"),), "RichpanelLatency", 42.0),
+    }
+
+
+def test_sets_that_disagree_get_their_own_lines(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
+    results = [
+        EventResult(0, "m1", "track", Fate.DELIVERED, latency_ms=40.0, status_class="2xx"),
+        EventResult(1, "m2", "page", Fate.QUEUED, latency_ms=90.0, status_class="5xx"),
+        EventResult(2, "m3", "track", Fate.QUEUED, latency_ms=95.0, status_class="5xx"),
+    ]
+    metrics.record_ingest(results)
+    lines = emf(capsys.readouterr().out)
+    assert len(lines) == 2  # track + 2xx, page + 5xx: no line holds two values of a key
+    assert points(lines) == {
+        ((("EventType", "track"),), "EventsReceived", 2.0),
+        ((("EventType", "track"),), "EventsDelivered", 1.0),
+        ((("EventType", "track"),), "EventsQueued", 1.0),
+        ((("EventType", "page"),), "EventsReceived", 1.0),
+        ((("EventType", "page"),), "EventsQueued", 1.0),
+        ((("StatusClass", "2xx"),), "RichpanelCalls", 1.0),
+        ((("StatusClass", "2xx"),), "RichpanelLatency", 40.0),
+        ((("StatusClass", "5xx"),), "RichpanelCalls", 2.0),
+        ((("StatusClass", "5xx"),), "RichpanelLatency", 90.0),
+        ((("StatusClass", "5xx"),), "RichpanelLatency", 95.0),
+    }
+
+
+def test_a_big_batch_counts_every_call_on_whole_lines(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
+    results = [
+        EventResult(n, f"m{n}", "track", Fate.DELIVERED, latency_ms=float(n), status_class="2xx")
+        for n in range(150)
+    ]
+    metrics.record_ingest(results)
+    lines = emf(capsys.readouterr().out)
+    calls = [line["RichpanelCalls"] for line in lines if "RichpanelCalls" in line]
+    assert calls == [[150.0]]
+    assert all(len(line.get("RichpanelLatency", [])) <= 100 for line in lines)

@@ -1,17 +1,22 @@
 """CloudWatch metrics as EMF lines (Powertools), aggregated per invocation.
 
 Namespace and the ``service`` dimension come from POWERTOOLS_METRICS_NAMESPACE and
-POWERTOOLS_SERVICE_NAME. One EMF blob per event type and per Richpanel status class keeps
-a 2,500-event batch to a handful of log lines.
+POWERTOOLS_SERVICE_NAME. One metric set per event type and per Richpanel status class
+keeps a 2,500-event batch to a handful of log lines, and ``_print`` packs the sets of an
+invocation into as few EMF lines as the format allows: one line may hold several metric
+directives, so a single event's fates and its Richpanel call share one line.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from ..calls import CALL_TYPES
 from ..delivery.results import EventResult, Fate
@@ -35,15 +40,16 @@ RETRY_METRICS: Mapping[str, str] = {
     "queued": "RetryScheduled",  # stays queued for another attempt
 }
 RECORD_FAILED_METRIC = "DeliveryRecordsNotSaved"  # delivered; a resend would not be caught
-MAX_VALUES = 100  # EMF takes at most 100 values per metric
+MAX_VALUES = 99  # EMF takes 100 values a metric; Powertools prints the set by itself at 100
 BREAKER_METRIC = "RichpanelBreaker"  # counted per Change: opened, reopened, probe, closed
 
 
-def _emit(
+def _metric_set(
     dimensions: Mapping[str, str],
     counts: Mapping[str, float],
     latencies: Iterable[float] = (),
-) -> None:
+) -> dict[str, Any]:
+    """One EMF document (Powertools' serialisation) for these dimensions."""
     metrics = EphemeralMetrics()
     for dimension, label in dimensions.items():
         metrics.add_dimension(name=dimension, value=label)
@@ -51,7 +57,28 @@ def _emit(
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
     for latency in list(latencies)[:MAX_VALUES]:
         metrics.add_metric(name="RichpanelLatency", unit=MetricUnit.Milliseconds, value=latency)
-    metrics.flush_metrics()
+    return metrics.serialize_metric_set()
+
+
+def _fits(line: Mapping[str, Any], document: Mapping[str, Any]) -> bool:
+    """Whether ``document`` can join ``line``: no root key (dimension or metric) differs."""
+    return all(line.get(k, v) == v for k, v in document.items() if k != "_aws")
+
+
+def _print(documents: Iterable[dict[str, Any]]) -> None:
+    """The documents as few EMF lines: each joins the first line whose keys it agrees with."""
+    if is_metrics_disabled():
+        return
+    lines: list[dict[str, Any]] = []
+    for document in documents:
+        line = next((line for line in lines if _fits(line, document)), None)
+        if line is None:
+            lines.append(document)
+            continue
+        line["_aws"]["CloudWatchMetrics"] += document["_aws"]["CloudWatchMetrics"]
+        line.update((k, v) for k, v in document.items() if k != "_aws")
+    for line in lines:
+        print(json.dumps(line, separators=(",", ":")))
 
 
 def event_type(value: str | None) -> str:
@@ -59,13 +86,15 @@ def event_type(value: str | None) -> str:
     return value if value in KNOWN_TYPES else "unknown"
 
 
-def record_calls(calls: Iterable[tuple[str, float]]) -> None:
+def _calls(calls: Iterable[tuple[str, float]]) -> list[dict[str, Any]]:
     """RichpanelCalls and RichpanelLatency per status class, from (class, ms) pairs."""
     by_class: defaultdict[str, list[float]] = defaultdict(list)
     for status_class, latency in calls:
         by_class[status_class].append(latency)
-    for status_class, latencies in sorted(by_class.items()):
-        _emit({"StatusClass": status_class}, {"RichpanelCalls": len(latencies)}, latencies)
+    return [
+        _metric_set({"StatusClass": status_class}, {"RichpanelCalls": len(latencies)}, latencies)
+        for status_class, latencies in sorted(by_class.items())
+    ]
 
 
 def record_ingest(results: list[EventResult]) -> None:
@@ -77,14 +106,15 @@ def record_ingest(results: list[EventResult]) -> None:
         counts[EVENT_METRICS[result.fate]] += 1
         if result.record_failed:
             counts[RECORD_FAILED_METRIC] += 1
-    for name, counts in sorted(per_type.items()):
-        _emit({"EventType": name}, counts)
-    record_calls(
+    documents = [
+        _metric_set({"EventType": name}, counts) for name, counts in sorted(per_type.items())
+    ]
+    documents += _calls(
         (r.status_class, r.latency_ms)
         for r in results
         if r.status_class is not None and r.latency_ms is not None
     )
-    flush_breaker()
+    _print(documents + _breaker_sets())
 
 
 def record_retries(outcomes: Counter[str], calls: list[tuple[str, float]]) -> None:
@@ -93,9 +123,7 @@ def record_retries(outcomes: Counter[str], calls: list[tuple[str, float]]) -> No
     if outcomes["record_failed"]:
         counts[RECORD_FAILED_METRIC] = outcomes["record_failed"]
     counts["RetryAttempts"] = sum(v for k, v in outcomes.items() if k != "record_failed")
-    _emit({}, counts)
-    record_calls(calls)
-    flush_breaker()
+    _print([_metric_set({}, counts), *_calls(calls), *_breaker_sets()])
 
 
 _breaker_changes: Counter[str] = Counter()  # since the last flush, from any thread
@@ -114,10 +142,17 @@ def record_breaker(change: str, details: dict[str, object]) -> None:
         _breaker_changes[change] += 1
 
 
-def flush_breaker() -> None:
-    """The breaker changes counted since the last flush, one EMF line per change kind."""
+def _breaker_sets() -> list[dict[str, Any]]:
+    """The breaker changes counted since the last flush, one metric set per change kind."""
     with _breaker_lock:
         changes = dict(_breaker_changes)
         _breaker_changes.clear()
-    for change, count in sorted(changes.items()):
-        _emit({"Change": change}, {BREAKER_METRIC: count})
+    return [
+        _metric_set({"Change": change}, {BREAKER_METRIC: count})
+        for change, count in sorted(changes.items())
+    ]
+
+
+def flush_breaker() -> None:
+    """Print the breaker changes counted since the last flush."""
+    _print(_breaker_sets())

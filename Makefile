@@ -1,8 +1,10 @@
 # make run   - the whole system locally (API :3000, Richpanel sandbox :4010, SQS, retry poller)
 # make test  - lint, type-check, sam build and the full test suite (needs python3.12, docs/deploy.md)
 # make dlq / make redrive ARGS="--dry-run" - inspect / redrive the local DLQ (docs/operations.md)
-# make build - sam build (pure pip, no Docker) into .aws-sam/build; make validate - sam validate --lint
-# make build-test - build, then run the built artifact's handlers on events/ (docs/deploy.md)
+# make build - sam build (pure pip, no Docker) into .aws-sam/build, for arm64 (what deploys);
+#   make build-host - the same for this machine's CPU into .aws-sam/host/build (what tests run)
+# make validate - sam validate --lint
+# make build-test - build both, check the arm64 one, run the host one's handlers on events/
 # make deploy [GUIDED=1] [ARGS="..."] - build, then sam deploy [--guided] ARGS (docs/deploy.md)
 # make test-deployed STACK=name - smoke test a deployed stack (tests/deployed; AWS credentials)
 PYTHON ?= python3
@@ -35,7 +37,7 @@ run: venv
 	$(BIN)/python -m local.run --ready-file .local-stack.json $(if $(API_KIND),--parameter ApiKind=$(API_KIND))
 
 # Includes tests/packaging: the `sam build` artifact's handlers, run as Lambda would.
-test: lint node-deps build lambda-runtime
+test: lint node-deps build build-host lambda-runtime
 	$(ARTIFACT_ENV) $(BIN)/python -m pytest --durations=15
 
 # One identify and one track for the synthetic customer richpanel-destination-smoke-test;
@@ -92,7 +94,7 @@ clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmarks (a harness, not a test): table, bench/results/results.json and bench.png
-bench: venv build
+bench: venv build-host
 	PYTHON312="$(PY312_BIN)python3.12" $(BIN)/python -m bench.run
 
 docs: venv
@@ -100,7 +102,7 @@ docs: venv
 
 # --- Packaging (docs/deploy.md) -------------------------------------------------------------
 # The SAM CLI lives in its own venv: its pins clash with the test tools of .venv.
-.PHONY: sam build validate build-test lambda-runtime
+.PHONY: sam build build-host validate build-test lambda-runtime
 SAM_CLI_VERSION := 1.170.0
 SAM_VENV  := .sam-venv
 SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
@@ -134,6 +136,23 @@ $(BUILT): $(SAM_STAMP) $(BUILD_SOURCES)
 
 build: $(BUILT)
 
+# The functions and layer again, the layer's wheels for this machine's CPU (LAYER_PLATFORM,
+# layers/common/Makefile; sam build passes the environment on to make): the arm64 artifact's
+# compiled modules (rpds, wrapt, charset_normalizer) cannot load on an x86_64 host, so the
+# handler tests and make bench run this one. Its own build.toml and cache: SAM's cache does
+# not know LAYER_PLATFORM and would hand one build's layer to the other.
+HOST_BUILD := .aws-sam/host/build
+HOST_BUILT := $(HOST_BUILD)/template.yaml
+HOST_LAYER_PLATFORM := manylinux2014_$(shell uname -m)
+
+$(HOST_BUILT): $(SAM_STAMP) $(BUILD_SOURCES)
+	$(NEED_PY312)
+	LAYER_PLATFORM="$(HOST_LAYER_PLATFORM)" $(SAM) build --build-dir $(HOST_BUILD) \
+		--cache-dir .aws-sam/host/cache
+	touch $(HOST_BUILT)
+
+build-host: $(HOST_BUILT)
+
 validate: $(SAM_STAMP)
 	$(SAM) validate --lint
 
@@ -152,6 +171,7 @@ lambda-runtime: $(LAMBDA_RUNTIME)/.stamp
 
 ARTIFACT_ENV = REQUIRE_ARTIFACT=1 PYTHON312="$(PY312_BIN)python3.12" LAMBDA_RUNTIME="$(LAMBDA_RUNTIME)"
 
-# The built handlers in a fresh python3.12 -I, on the built function + layer + boto3 only.
-build-test: venv build lambda-runtime
+# The arm64 artifact's contents and machine code (tests/packaging/test_arm64.py), and the
+# host build's handlers in a fresh python3.12 -I, on the built function + layer + boto3 only.
+build-test: venv build build-host lambda-runtime
 	$(ARTIFACT_ENV) $(BIN)/python -m pytest tests/packaging

@@ -2,9 +2,11 @@
 
 Measured: the handler module's import plus the first event's validation.
 
-A copy of .aws-sam/build's function and layer, as built (unchecked-hash .pyc) and with
-the bytecode removed (what SAM's python3.12 builder ships), each file dated 1980-01-01
-as the zip `sam deploy` uploads does; ``python3.12 -I -S -B`` imports the handler module.
+A copy of .aws-sam/host/build's function and layer (`make build-host`; .aws-sam/build is
+the arm64 artifact, whose compiled modules an x86_64 host cannot load), as built
+(unchecked-hash .pyc) and with the bytecode removed (what SAM's python3.12 builder ships),
+each file dated 1980-01-01 as the zip `sam deploy` uploads does; ``python3.12 -I -S -B``
+imports the handler module.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = ROOT / ".aws-sam" / "build"
+BUILD = ROOT / ".aws-sam" / "host" / "build"
 EPOCH_1980 = 315532800
 # the handler module, then the first event's validation (its schema's fast check)
 PROBE = (

@@ -1,7 +1,11 @@
 """The artifact `sam build` makes is what runs: import and invoke it as Lambda would.
 
 Run by `make build-test` (which builds first and sets REQUIRE_ARTIFACT=1). Under a bare
-`pytest` the module skips when .aws-sam/build is missing or older than the sources.
+`pytest` the module skips when .aws-sam/build or .aws-sam/host/build is missing or older
+than the sources. What ships is .aws-sam/build (arm64): its contents are checked here, its
+machine code in test_arm64.py. The handlers run from .aws-sam/host/build (`make build-host`:
+the same build with the layer's wheels for this machine's CPU, since an x86_64 host cannot
+load the arm64 layer's compiled modules; test_arm64.py checks the two differ in nothing else).
 Each built function runs in a fresh `python3.12 -I -S` (lambda_driver.py) whose sys.path
 holds only the built function folder, the built layer's python/ folder and a boto3-only
 folder standing in for the runtime's (LAMBDA_RUNTIME, made by the Makefile): a module the
@@ -24,6 +28,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / ".aws-sam" / "build"
 LAYER = BUILD / "CommonLayer" / "python"
+HOST_BUILD = ROOT / ".aws-sam" / "host" / "build"
+HOST_LAYER = HOST_BUILD / "CommonLayer" / "python"
 EVENTS = sorted((ROOT / "events").glob("*.json"))
 RETRY_EVENTS = [e for e in EVENTS if e.name == "retry_sqs.json"]
 INGEST_EVENTS = [e for e in EVENTS if e.name != "retry_sqs.json"]
@@ -54,15 +60,24 @@ SOURCES = [ROOT / "template.yaml", *(ROOT / "functions").rglob("*.py")]
 SOURCES += [p for p in (ROOT / "layers" / "common").rglob("*") if p.is_file()]
 
 
-def _not_ready() -> str | None:
-    built = BUILD / "template.yaml"
-    if not built.exists():
-        return "no .aws-sam/build: run `make build-test`"
+def not_built() -> str | None:
+    """Why .aws-sam/build or .aws-sam/host/build cannot be tested, if one is missing or stale."""
     newest = max(
         (p for p in SOURCES if "__pycache__" not in p.parts), key=lambda p: p.stat().st_mtime
     )
-    if newest.stat().st_mtime > built.stat().st_mtime:
-        return f"{newest.relative_to(ROOT)} is newer than .aws-sam/build: run `make build-test`"
+    for build in (BUILD, HOST_BUILD):
+        built = build / "template.yaml"
+        where = built.parent.relative_to(ROOT)
+        if not built.exists():
+            return f"no {where}: run `make build-test`"
+        if newest.stat().st_mtime > built.stat().st_mtime:
+            return f"{newest.relative_to(ROOT)} is newer than {where}: run `make build-test`"
+    return None
+
+
+def _not_ready() -> str | None:
+    if reason := not_built():
+        return reason
     if not PYTHON312:
         return "no python3.12 (PYTHON312): run `make build-test`"
     if not (RUNTIME / "boto3").is_dir():
@@ -109,7 +124,7 @@ ENV = {
 def _invoke(function: str, events: list[Path], tmp_path: Path) -> dict[str, Any]:
     out = tmp_path / f"{function}.json"
     command = [PYTHON312, "-I", "-S", str(DRIVER), str(out)]
-    command += [str(BUILD / function), str(LAYER), str(RUNTIME), *map(str, events)]
+    command += [str(HOST_BUILD / function), str(HOST_LAYER), str(RUNTIME), *map(str, events)]
     done = subprocess.run(
         command, env=ENV, cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
@@ -121,8 +136,8 @@ def _invoke(function: str, events: list[Path], tmp_path: Path) -> dict[str, Any]
 
 def _assert_isolated(report: dict[str, Any], function: str) -> None:
     """Every module came from the stdlib, the built function, the layer or the boto3 folder."""
-    assert report["app_file"] == str(BUILD / function / "app.py")
-    allowed = [str(BUILD / function), str(LAYER), str(RUNTIME), *report["stdlib"]]
+    assert report["app_file"] == str(HOST_BUILD / function / "app.py")
+    allowed = [str(HOST_BUILD / function), str(HOST_LAYER), str(RUNTIME), *report["stdlib"]]
     strays = {
         name: where
         for name, where in report["modules"].items()
@@ -131,7 +146,7 @@ def _assert_isolated(report: dict[str, Any], function: str) -> None:
     assert not strays
     repo_venv = str(ROOT / ".venv")
     assert not [p for p in report["sys_path"] if p.startswith(repo_venv) or "site-packages" in p]
-    layer_modules = {n: w for n, w in report["modules"].items() if w.startswith(str(LAYER))}
+    layer_modules = {n: w for n, w in report["modules"].items() if w.startswith(str(HOST_LAYER))}
     # jsonschema is imported only to explain a refused event; the samples are all valid
     for package in ("richpanel_destination", "aws_lambda_powertools", "fastjsonschema", "requests"):
         assert package in layer_modules, f"{package} was not imported from the layer"
@@ -268,7 +283,7 @@ def test_the_layer_explains_a_refused_event_in_the_lambda_python() -> None:
         "from richpanel_destination.inbound.validate import validate_event;"
         "print([p.as_dict() for p in validate_event({'type': 'track', 'userId': 'u'})])"
     )
-    answer = _in_lambda_python(code, [LAYER])
+    answer = _in_lambda_python(code, [HOST_LAYER])
     assert answer == "[{'path': '/event', 'message': 'event is required'}]"
 
 
@@ -276,16 +291,16 @@ def test_subsegment_tracing_loads_the_xray_sdk_from_the_layer_and_botocore_from_
     None
 ):
     """TraceSubsegments=true: the X-Ray SDK is in the layer; botocore is the runtime's only."""
-    assert not (LAYER / "botocore").exists()
+    assert not (LAYER / "botocore").exists() and not (HOST_LAYER / "botocore").exists()
     code = (
         "import app, aws_xray_sdk.core, botocore;"
         "print(type(app.tracer).__name__, aws_xray_sdk.__file__, botocore.__file__)"
     )
-    paths = [BUILD / "IngestFunction", LAYER, RUNTIME]
+    paths = [HOST_BUILD / "IngestFunction", HOST_LAYER, RUNTIME]
     answer = _in_lambda_python(code, paths, {**ENV, "POWERTOOLS_TRACE_DISABLED": "false"})
     tracer, xray, botocore = answer.split()
     assert tracer == "Tracer"
-    assert xray.startswith(str(LAYER)) and botocore.startswith(str(RUNTIME))
+    assert xray.startswith(str(HOST_LAYER)) and botocore.startswith(str(RUNTIME))
 
 
 def test_the_layer_validates_with_the_validators_generated_at_build_time() -> None:
@@ -295,7 +310,7 @@ def test_the_layer_validates_with_the_validators_generated_at_build_time() -> No
         "fast_check_for; print(json.dumps(sorted(fast_check_for(t).func.__module__ "
         "for t in CALL_TYPES)))"
     )
-    modules = json.loads(_in_lambda_python(code, [LAYER]))
+    modules = json.loads(_in_lambda_python(code, [HOST_LAYER]))
     schemas = LAYER / "richpanel_destination" / "inbound" / "schemas"
     call_types = sorted(p.stem for p in schemas.glob("*.json") if p.stem != "common")
     assert modules == [f"richpanel_destination.inbound.prebuilt.{t}" for t in call_types]

@@ -57,7 +57,7 @@ def _metric_set(
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
     for latency in list(latencies)[:MAX_VALUES]:
         metrics.add_metric(name="RichpanelLatency", unit=MetricUnit.Milliseconds, value=latency)
-    return metrics.serialize_metric_set()
+    return dict(metrics.serialize_metric_set())
 
 
 def _fits(line: Mapping[str, Any], document: Mapping[str, Any]) -> bool:

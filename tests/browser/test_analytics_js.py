@@ -11,8 +11,10 @@ to the API on another origin, which the stack allows (`AllowedOrigins`):
 - a second origin, outside AllowedOrigins: its preflight is refused, and neither its fetch
   nor its beacon is delivered.
 
-Every allowed event must reach the sandbox mapped, exactly once, with no retry, no console
-error and no failed request in the page. tests/browser/drive.js drives the browser
+The page carries a browser-scoped key (`browserWriteKeys`, added to the stack's inbound
+secret): its identify keeps the name, not the email. Every allowed event must reach the
+sandbox mapped, exactly once, with no retry, no console error and no failed request in the
+page. tests/browser/drive.js drives the browser
 (puppeteer-core on the system Chromium: Debian's `chromium` package, `.ci/run` installs it).
 """
 
@@ -29,10 +31,12 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
 from local import secrets as local_secrets
+from local.template import LOCAL_REGION
 from tests.integration.conftest import Stack, running_stack
 
 pytestmark = pytest.mark.integration
@@ -94,13 +98,28 @@ class PageServer:
         self.server.server_close()
 
 
+# The page carries a browser-scoped key (browserWriteKeys), as a real site should.
+BROWSER_WRITE_KEY = "local-dev-browser-write-key"
+
+
 def browser_write_key() -> str:
-    """A browser-scoped key of the local inbound secret if it has one, else the write key."""
-    inbound: dict[str, Any] = dict(local_secrets.LOCAL_INBOUND)
-    keys = inbound.get("browserWriteKeys")
-    if keys:
-        return str(keys[0])
-    return local_secrets.LOCAL_WRITE_KEY
+    return BROWSER_WRITE_KEY
+
+
+def add_browser_key(stack: Stack) -> None:
+    """Add BROWSER_WRITE_KEY to the stack's inbound secret (the stack reads secrets afresh:
+    SecretsMaxAgeSeconds=0)."""
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=stack.sqs_endpoint,
+        region_name=LOCAL_REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    names = [s["Name"] for s in client.list_secrets()["SecretList"]]
+    (inbound,) = [name for name in names if name.endswith("/inbound")]
+    value = {**local_secrets.LOCAL_INBOUND, "browserWriteKeys": [BROWSER_WRITE_KEY]}
+    local_secrets.put_secret(stack.sqs_endpoint, LOCAL_REGION, inbound, value)
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +154,13 @@ def browser_stack(
     allowed, _ = pages
     with running_stack(
         tmp_path_factory.mktemp(f"browser-stack-{request.param}"),
-        parameters={"AllowedOrigins": allowed.origin, "ApiKind": request.param},
+        parameters={
+            "AllowedOrigins": allowed.origin,
+            "ApiKind": request.param,
+            "SecretsMaxAgeSeconds": "0",
+        },
     ) as started:
+        add_browser_key(started)
         yield started
 
 
@@ -245,7 +269,11 @@ def test_analytics_js_in_chromium(
         assert len(sent) == 4 and set(kinds) == {"identify", "page", "track", "order"}, sent
         user = f"browser-user-{run}-{name}"
         assert kinds["identify"]["call"]["event"] == "identify"
-        assert kinds["identify"]["call"]["userProperties"]["uid"] == user
+        profile = kinds["identify"]["call"]["userProperties"]
+        assert profile["uid"] == user
+        # a browser key may set the name, not a customer's email (inbound/scopes.py)
+        assert profile["name"] == "Browser User", profile
+        assert "email" not in profile, profile
         assert kinds["page"]["call"]["event"] == "page_view"
         assert kinds["track"]["call"]["event"] == "Clicked Login Button"
         order = kinds["order"]["call"]

@@ -68,7 +68,6 @@ def plan_for(rules: Iterable[Rule]) -> Plan:
     fixed: dict[Path, set[str]] = {}
     spreads: dict[Path, frozenset[str]] = {}
     addresses: list[Path] = []
-    rule: Rule
     for rule in rules:
         parts = rule.dest.split(".")
         if rule.dest == PROFILE and rule.spread:

@@ -11,7 +11,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-# @segment/analytics-node for tests/integration/test_real_clients.py (npm ci from the lock file)
+# npm ci from the lock file: @segment/analytics-node (tests/integration/test_real_clients.py),
+# @segment/analytics-next and puppeteer-core (tests/browser, on the system Chromium)
 NODE_DIR   := tests/e2e/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed-stamp
 
@@ -28,9 +29,11 @@ venv: $(STAMP)
 $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
-	else echo "npm not found: the analytics-node client test will be skipped"; fi
+	else echo "npm not found: the analytics-node and real-browser tests will be skipped"; fi
 
 node-deps: $(NODE_STAMP)
+	@command -v chromium >/dev/null 2>&1 || [ -n "$$CHROMIUM" ] || echo "no chromium: \
+the real-browser test (tests/browser) will be skipped; apt-get install chromium"
 
 # make run API_KIND=http - the same stack behind the local HTTP API (payload format 2.0)
 run: venv

@@ -39,6 +39,43 @@ KINDS = (REST, HTTP)
 # included) arrives base64 (isBase64Encoded). Observed on AWS, not documented as a list.
 HTTP_TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 _PARAM = re.compile(r"^\{([^}+]+)(\+?)\}$")
+# A gateway response's header value: a static 'value' or one of the request's headers.
+_STATIC = re.compile(r"^'(.*)'$")
+_REQUEST_HEADER = re.compile(r"^method\.request\.header\.(.+)$")
+# The REST API's own answers by gateway response type, and the DEFAULT_* they fall back on.
+MISSING_AUTHENTICATION_TOKEN, DEFAULT_4XX, DEFAULT_5XX = (
+    "MISSING_AUTHENTICATION_TOKEN",
+    "DEFAULT_4XX",
+    "DEFAULT_5XX",
+)
+GatewayResponses = Mapping[str, Mapping[str, str]]
+
+
+def gateway_response_headers(
+    responses: GatewayResponses,
+    response_type: str,
+    status: int,
+    request_headers: Mapping[str, str],
+) -> list[tuple[str, str]]:
+    """The headers the template's gateway responses add to one of the API's own answers.
+
+    The response type's own entry, else DEFAULT_4XX or DEFAULT_5XX by status; a value mapped
+    from a request header the request lacks is left out, as API Gateway does.
+    """
+    default = DEFAULT_5XX if status >= 500 else DEFAULT_4XX
+    spec = responses.get(response_type, responses.get(default)) or {}
+    lowered = {name.lower(): value for name, value in request_headers.items()}
+    headers: list[tuple[str, str]] = []
+    for name, mapping in spec.items():
+        if static := _STATIC.match(mapping):
+            headers.append((name, static.group(1)))
+        elif from_request := _REQUEST_HEADER.match(mapping):
+            value = lowered.get(from_request.group(1).lower())
+            if value is not None:
+                headers.append((name, value))
+        else:
+            raise ValueError(f"gateway response header {name}: {mapping!r} is not emulated")
+    return headers
 
 
 class MalformedResponseError(ValueError):
@@ -313,6 +350,7 @@ class _ApiServer(LocalHTTPServer):
     stage: str
     account_id: str
     kind: str
+    gateway_responses: GatewayResponses
 
 
 class _ApiHandler(QuietHandler):
@@ -340,7 +378,8 @@ class _ApiHandler(QuietHandler):
             if http:
                 self.send_json(404, HTTP_NOT_FOUND, [("apigw-requestid", str(uuid.uuid4()))])
             else:
-                self.send_json(403, MISSING_TOKEN, MISSING_TOKEN_HEADERS)
+                extra = self._gateway_headers(MISSING_AUTHENTICATION_TOKEN, 403)
+                self.send_json(403, MISSING_TOKEN, [*MISSING_TOKEN_HEADERS, *extra])
             return
         target, params = chosen
         common: dict[str, Any] = {
@@ -371,9 +410,17 @@ class _ApiHandler(QuietHandler):
             )
             traceback.print_exc(file=sys.stderr)
             sys.stderr.flush()
-            self.send_json(failed_status, failed, [(id_header, request_id)])
+            extra = [] if http else self._gateway_headers(DEFAULT_5XX, failed_status)
+            self.send_json(failed_status, failed, [(id_header, request_id), *extra])
             return
         self.send_body(status, payload, [*headers, (id_header, request_id)])
+
+    def _gateway_headers(self, response_type: str, status: int) -> list[tuple[str, str]]:
+        """What the template's GatewayResponses add to this answer of the API's own."""
+        request_headers = dict(self.headers.items())
+        return gateway_response_headers(
+            self.server.gateway_responses, response_type, status, request_headers
+        )
 
 
 class LocalApi(BackgroundServer):
@@ -388,8 +435,10 @@ class LocalApi(BackgroundServer):
         account_id: str = LOCAL_ACCOUNT_ID,
         quiet: bool = True,
         kind: str = REST,
+        gateway_responses: GatewayResponses | None = None,
     ) -> None:
-        """Bind host:port (0 = free port); call start() to serve. kind: rest or http."""
+        """Bind host:port (0 = free port); call start() to serve. kind: rest or http;
+        gateway_responses: the REST API's (Template.gateway_responses)."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         server = _ApiServer((host, port), _ApiHandler, quiet)
@@ -398,6 +447,7 @@ class LocalApi(BackgroundServer):
         server.targets = sorted(targets, key=lambda target: target.specificity)
         server.stage = stage
         server.account_id = account_id
+        server.gateway_responses = dict(gateway_responses or {})
         self.targets = server.targets
         self.stage = stage
         self._thread = ServerThread(server, "local-api")

@@ -23,8 +23,15 @@ def banner(stack: LocalStack) -> str:
         f"Local stack {stack.context.stack_name} (from {stack.template.base_dir}/template.yaml)",
         f"  API ({kind}; stage {stack.api.stage}, paths without the stage prefix): {stack.api.url}",
     ]
-    lines += [f"    {r.method:6} {stack.api.url}{r.path}  -> {r.function_id}" for r in routes]
-    example = next((r for r in routes if r.path.endswith("/track")), routes[0] if routes else None)
+    posts = [r for r in routes if r.method != "OPTIONS"]  # each path's CORS preflight apart
+    lines += [f"    {r.method:6} {stack.api.url}{r.path}  -> {r.function_id}" for r in posts]
+    preflights = len(routes) - len(posts)
+    if preflights:
+        origins = stack.context.parameters.get("AllowedOrigins", "") or "none (the default)"
+        lines.append(
+            f"    OPTIONS on {preflights} of them (CORS preflight); AllowedOrigins: {origins}"
+        )
+    example = next((r for r in posts if r.path.endswith("/track")), posts[0] if posts else None)
     if example is not None:
         payload = json.dumps(
             {

@@ -243,6 +243,7 @@ class LocalStack:
             port=self.api_port,
             account_id=context.account_id,
             kind=active_api.kind if active_api else "rest",
+            gateway_responses=self.template.gateway_responses(context),
         ).start()
         if API_URL_VARIABLE in declared and not self.environ.get(API_URL_VARIABLE):
             os.environ[API_URL_VARIABLE] = self.environment[API_URL_VARIABLE] = self.api.url

@@ -216,6 +216,31 @@ class Template:
         default = IMPLICIT_HTTP_API_STAGE if api.kind == "http" else IMPLICIT_API_STAGE
         return context.resolve_str(self.properties(api.api_id).get("StageName", default))
 
+    def gateway_responses(self, context: ResolveContext) -> dict[str, dict[str, str]]:
+        """The active REST API's GatewayResponses: response type -> header -> mapping value
+        (``'static'`` or ``method.request.header.Name``), resolved; {} for an HTTP API.
+
+        An HTTP API's CorsConfiguration is not emulated: refused rather than served wrong.
+        """
+        api = self.active_api(context)
+        if api is None or not api.api_id:
+            return {}
+        props = self.properties(api.api_id)
+        if api.kind == "http":
+            if context.resolve(props.get("CorsConfiguration")) not in (None, False):
+                raise TemplateError(f"{api.api_id}: CorsConfiguration is not emulated locally")
+            return {}
+        responses = context.resolve(props.get("GatewayResponses")) or {}
+        return {
+            str(kind): {
+                str(name): str(value)
+                for name, value in (
+                    (spec.get("ResponseParameters") or {}).get("Headers") or {}
+                ).items()
+            }
+            for kind, spec in responses.items()
+        }
+
     # -- functions
 
     def function_ids(self) -> list[str]:

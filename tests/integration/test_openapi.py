@@ -200,14 +200,25 @@ def test_documented_routes_are_the_templates() -> None:
     )
 
 
-@pytest.mark.parametrize("route", template_routes(), ids=lambda route: route.path)
+def post_routes() -> list[ApiRoute]:
+    """The template's POST routes (each path also has its OPTIONS, the CORS preflight)."""
+    return [route for route in template_routes() if route.method == "POST"]
+
+
+@pytest.mark.parametrize(
+    "route", template_routes(), ids=lambda route: f"{route.method} {route.path}"
+)
 def test_every_operation_is_complete(route: ApiRoute) -> None:
     spec = operation(route.path, route.method.lower())
     integration = spec["x-amazon-apigateway-integration"]
     assert integration["type"] == "aws_proxy"
-    assert integration["httpMethod"] == "POST"
+    assert integration["httpMethod"] == "POST"  # a Lambda proxy integration, whatever the method
     uri = integration["uri"]["Fn::Sub"]
     assert uri == f"{INTEGRATION_URI_PREFIX}${{{route.function_id}.Arn}}/invocations"
+    if route.method == "OPTIONS":
+        assert set(spec["responses"]) == {"204", "403"}
+        assert "requestBody" not in spec
+        return
     body = resolve(spec["requestBody"])
     assert body["required"] is True
     assert set(body["content"]) == BODY_MEDIA_TYPES
@@ -289,7 +300,7 @@ def test_batch_over_the_event_limit_matches_the_documented_400(stack: Any) -> No
     assert stack.sandbox_calls() == []
 
 
-@pytest.mark.parametrize("route", template_routes(), ids=lambda route: route.path)
+@pytest.mark.parametrize("route", post_routes(), ids=lambda route: route.path)
 def test_every_route_answers_the_documented_200(stack: Any, route: ApiRoute) -> None:
     payload, count = valid_body(route.path)
     response = stack.http.request(
@@ -322,3 +333,17 @@ def test_documented_body_encodings_are_accepted(stack: Any, headers: dict[str, s
     assert response.status_code == 200, response.text
     body = assert_documented(response, "/v1/track")
     assert body["results"][0]["outcome"] == "delivered"
+
+
+def test_a_refused_preflight_and_post_match_the_documented_403(stack: Any) -> None:
+    """The session's stack keeps the default AllowedOrigins (empty): no browser origin."""
+    origin = {"Origin": "https://shop.example.com"}
+    preflight = requests.options(f"{stack.api}/v1/track", headers=origin, timeout=10)
+    assert preflight.status_code == 403
+    assert "403" in operation("/v1/track", "options")["responses"]
+    response = stack.http.post(f"{stack.api}/v1/track", json=call("track"), headers=origin,
+                               timeout=10)  # fmt: skip
+    assert response.status_code == 403
+    body = assert_documented(response, "/v1/track")
+    assert "AllowedOrigins" in body["message"]
+    assert stack.sandbox_calls() == []

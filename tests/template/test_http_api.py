@@ -42,9 +42,13 @@ def endpoint_disabled(cfn: Any, logical_id: str) -> bool:
 
 
 def routes(cfn: Any, logical_id: str) -> dict[str, dict[str, Any]]:
-    """Path -> the POST integration of the API's body."""
+    """Path -> the POST integration of the API's body (every path also routes OPTIONS, the
+    CORS preflight, to the same function: tests/template/test_cors.py)."""
     paths = cfn.properties(logical_id)["Body"]["paths"]
-    assert all(set(methods) == {"post"} for methods in paths.values()), paths
+    assert all(set(methods) == {"post", "options"} for methods in paths.values()), paths
+    for methods in paths.values():
+        options = methods["options"]["x-amazon-apigateway-integration"]
+        assert options["uri"] == methods["post"]["x-amazon-apigateway-integration"]["uri"]
     return {
         path: methods["post"]["x-amazon-apigateway-integration"] for path, methods in paths.items()
     }
@@ -94,10 +98,11 @@ def test_every_http_route_may_invoke_the_function(http: Any) -> None:
         if "<IngestHttpApi>" in str(http.properties(logical_id)["SourceArn"])
     ]
     arns = sorted(p["SourceArn"] for p in permissions)
-    assert len(arns) == 15
+    assert len(arns) == 30  # POST and OPTIONS (the CORS preflight) on each of the 15 routes
     assert all(p["FunctionName"] == "<IngestFunction>" for p in permissions)
-    prefix = "arn:aws:execute-api:us-east-1:123456789012:<IngestHttpApi>/*/POST/v1/"
-    assert all(arn.startswith(prefix) for arn in arns)
+    prefix = "arn:aws:execute-api:us-east-1:123456789012:<IngestHttpApi>/*/"
+    methods = sorted(arn.removeprefix(prefix).split("/v1/")[0] for arn in arns)
+    assert methods == ["OPTIONS"] * 15 + ["POST"] * 15
 
 
 @pytest.mark.parametrize(

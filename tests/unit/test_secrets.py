@@ -80,3 +80,30 @@ def test_a_secret_in_another_region_is_named_in_the_error() -> None:
     )
     assert region_mismatch(arn, "eu-west-1") == ""
     assert region_mismatch("not-an-arn", "us-east-1") == ""
+
+
+def test_browser_write_keys_are_optional_and_kept_apart(sm: object) -> None:
+    old = put(sm, "in-old", {"writeKeys": ["a"], "webhookSecrets": ["s"]})
+    assert inbound_credentials(old, 0).browser_write_keys == ()  # an old secret: server keys
+    arn = put(sm, "in3", {"writeKeys": ["a"], "browserWriteKeys": ["pub-1", "pub-2"]})
+    assert inbound_credentials(arn, 0) == InboundCredentials(("a",), (), ("pub-1", "pub-2"))
+    only = put(sm, "in4", {"browserWriteKeys": "pub-1"})
+    assert inbound_credentials(only, 0) == InboundCredentials((), (), ("pub-1",))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"browserWriteKeys": [""]}, "browserWriteKeys must be a list of non-empty strings"),
+        ({"browserWriteKeys": {"key": "k"}}, "browserWriteKeys must be a list of non-empty"),
+        (
+            {"writeKeys": ["k", "x"], "browserWriteKeys": ["k"]},
+            "a key is in both writeKeys and browserWriteKeys",
+        ),
+    ],
+)
+def test_malformed_browser_write_keys(sm: object, value: object, message: str) -> None:
+    arn = put(sm, "in5", value)
+    with pytest.raises(SecretError, match=message) as caught:
+        inbound_credentials(arn, 0)
+    assert '"k"' not in str(caught.value) and "'k'" not in str(caught.value)  # never the key

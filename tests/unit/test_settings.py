@@ -107,3 +107,15 @@ def test_the_retry_window_is_a_day_by_default_in_whole_seconds() -> None:
     for raw in ("1.5", "-1", "a day"):
         with pytest.raises(SettingsError, match="RETRY_WINDOW_SECONDS"):
             Settings.from_env({"RETRY_WINDOW_SECONDS": raw})
+
+
+def test_browser_profile_fields_default_to_names_and_refuse_bad_names() -> None:
+    from richpanel_destination.inbound.scopes import DEFAULT_BROWSER_PROFILE_FIELDS
+
+    assert Settings.from_env({}).browser_profile_fields == DEFAULT_BROWSER_PROFILE_FIELDS
+    assert "email" not in Settings.from_env({}).browser_profile_fields
+    env = {"BROWSER_PROFILE_FIELDS": "firstName,company"}
+    assert Settings.from_env(env).browser_profile_fields == {"firstName", "company"}
+    assert Settings.from_env({"BROWSER_PROFILE_FIELDS": "none"}).browser_profile_fields == set()
+    with pytest.raises(SettingsError, match="BROWSER_PROFILE_FIELDS must be comma-separated"):
+        Settings.from_env({"BROWSER_PROFILE_FIELDS": "traits.email"})

@@ -18,6 +18,7 @@ from .delivery.results import EventResult, Fate
 from .inbound.auth import Unauthorized, authenticate
 from .inbound.decode import BadRequest
 from .inbound.request import WEBHOOK, read_body, unpack
+from .inbound.scopes import BROWSER, for_log, restrict
 from .inbound.validate import validate_event
 from .limits import LimitExceeded
 from .mapping.filtering import skip_reason
@@ -64,7 +65,8 @@ def ingest(request: Request, started: float | None = None) -> Answer:
             body.raw,
             body.payload,
         )
-        logs.first_line(auth=sender)  # one invocation, one sender
+        # one invocation, one sender (a browser key's scope said; a server's is the default)
+        logs.first_line(auth=sender.method, scope=BROWSER if sender.scope == BROWSER else None)
         calls = unpack(body)
     except (BadRequest, LimitExceeded) as exc:
         logger.info("request rejected", extra={"reason": str(exc)})
@@ -78,14 +80,21 @@ def ingest(request: Request, started: float | None = None) -> Answer:
         return Answer(503, {"message": message}, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     forwarded = calls.kind == WEBHOOK  # Segment already applied the Integrations object
+    # a browser key's events lose the profile fields it may not set (inbound/scopes.py)
+    refused = restrict(calls.events, sender.scope, runtime.settings().browser_profile_fields)
     ordered = deliver_events(calls.events, runtime.delivery(), started, forwarded=forwarded)
-    record_ingest(ordered)
+    record_ingest(ordered, refused)
     for result in ordered:
         line = result.log_line()
+        if result.index in refused:  # field names (Segment paths), never values
+            line["refused"] = for_log(refused[result.index])
         if result.fate is Fate.REJECTED:  # what was wrong: its shape, never its values
             line["payload"] = runtime.redactor().payload(calls.events[result.index])
         logger.info("event outcome", extra=line)
-    return answer(ordered, single=calls.single, kind=calls.kind)
+    reply = answer(ordered, single=calls.single, kind=calls.kind)
+    for index, names in refused.items():
+        reply.body["results"][index]["refused"] = for_log(names)
+    return reply
 
 
 def deliver_events(

@@ -49,7 +49,7 @@ def inbound_credentials() -> secrets.InboundCredentials:
     """The active write keys and webhook secrets (cached like the Richpanel ones)."""
     s = settings()
     found = secrets.inbound_credentials(s.inbound_secret_arn, s.secrets_max_age)
-    redactor().remember(*found.write_keys, *found.webhook_secrets)
+    redactor().remember(*found.write_keys, *found.webhook_secrets, *found.browser_write_keys)
     return found
 
 

@@ -21,10 +21,15 @@ class RichpanelCredentials:
 
 @dataclass(frozen=True)
 class InboundCredentials:
-    """Every active write key and webhook shared secret (several at once while rotating)."""
+    """Every active write key and webhook shared secret (several at once while rotating).
+
+    ``write_keys`` are server keys (full rights); ``browser_write_keys`` are public keys a web
+    page carries, whose calls may not set most profile fields (inbound/scopes.py).
+    """
 
     write_keys: tuple[str, ...] = ()
     webhook_secrets: tuple[str, ...] = ()
+    browser_write_keys: tuple[str, ...] = ()
 
 
 def _read(arn: str, max_age: int) -> dict[str, Any]:
@@ -75,11 +80,18 @@ def richpanel_credentials(arn: str, max_age: int) -> RichpanelCredentials:
 
 
 def inbound_credentials(arn: str, max_age: int) -> InboundCredentials:
-    """{"writeKeys": [...], "webhookSecrets": [...]} from the inbound secret."""
+    """{"writeKeys": [...], "webhookSecrets": [...], "browserWriteKeys": [...]} from the
+    inbound secret (browserWriteKeys optional: keys that are public, docs/security.md)."""
     value = _read(arn, max_age)
+    write_keys = _strings(value.get("writeKeys"), "writeKeys", arn)
+    browser = _strings(value.get("browserWriteKeys"), "browserWriteKeys", arn)
+    if set(write_keys) & set(browser):
+        raise SecretError(
+            f"secret {arn}: a key is in both writeKeys and browserWriteKeys; "
+            "a key has one scope: keep a browser key in browserWriteKeys only"
+        )
     return InboundCredentials(
-        _strings(value.get("writeKeys"), "writeKeys", arn),
-        _strings(value.get("webhookSecrets"), "webhookSecrets", arn),
+        write_keys, _strings(value.get("webhookSecrets"), "webhookSecrets", arn), browser
     )
 
 

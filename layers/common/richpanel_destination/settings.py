@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .delivery.freshness import STALE_ORDER_EVENTS
+from .inbound.scopes import DEFAULT_BROWSER_PROFILE_FIELDS, parse_fields
 from .limits import MAX_RICHPANEL_BATCH
 from .mapping.table import ORDER_FIELDS
 
@@ -73,6 +74,14 @@ def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
     return seconds
 
 
+def _fields(env: Mapping[str, str]) -> frozenset[str]:
+    """BROWSER_PROFILE_FIELDS: comma-separated field names, none, or unset (the default)."""
+    try:
+        return parse_fields(env.get("BROWSER_PROFILE_FIELDS"))
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the handlers need to know about Richpanel and the queues."""
@@ -108,6 +117,8 @@ class Settings:
     breaker_failures: int = 5
     breaker_cooldown: float = 30.0
     breaker_table: str = ""  # where its shared item lives ("" = the idempotency table)
+    # the profile fields a browser key's calls may set (inbound/scopes.py)
+    browser_profile_fields: frozenset[str] = DEFAULT_BROWSER_PROFILE_FIELDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -146,4 +157,5 @@ class Settings:
             breaker_failures=_seconds(env, "BREAKER_FAILURES", 5),
             breaker_cooldown=_float(env, "BREAKER_COOLDOWN_SECONDS", 30.0),
             breaker_table=env.get("BREAKER_TABLE", "") or env.get("IDEMPOTENCY_TABLE", ""),
+            browser_profile_fields=_fields(env),
         )

@@ -11,6 +11,7 @@ from richpanel_destination import runtime
 from richpanel_destination.inbound.auth import (
     BODY,
     FIRST,
+    Sender,
     Unauthorized,
     authenticate,
     basic_auth_key,
@@ -39,7 +40,7 @@ def sign(body: bytes, secret: str) -> dict[str, str]:
 
 
 def check(headers: dict[str, str], raw: bytes = b"{}", payload: object = None, modes=BOTH) -> str:  # type: ignore[no-untyped-def]
-    return authenticate(modes, creds, headers, raw, {} if payload is None else payload)
+    return authenticate(modes, creds, headers, raw, {} if payload is None else payload).method
 
 
 @pytest.mark.parametrize("key", ["wk-old", "wk-new"])
@@ -139,7 +140,7 @@ def test_none_mode_never_reads_secrets() -> None:
     def unreadable() -> InboundCredentials:
         raise AssertionError("must not be called")
 
-    assert authenticate(frozenset({"none"}), unreadable, {}, b"", {}) == "none"
+    assert authenticate(frozenset({"none"}), unreadable, {}, b"", {}) == Sender("none", "server")
 
 
 @pytest.mark.parametrize("value", ["", "basic", "none,writekey", "writekey, nope"])
@@ -297,7 +298,7 @@ def signed_check(
         json.loads(body),
         max_age=max_age,
         now=NOW.timestamp,
-    )
+    ).method
 
 
 @pytest.mark.parametrize(

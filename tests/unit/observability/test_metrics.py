@@ -106,3 +106,21 @@ def test_a_big_batch_counts_every_call_on_whole_lines(
     calls = [line["RichpanelCalls"] for line in lines if "RichpanelCalls" in line]
     assert calls == [[150.0]]
     assert all(len(line.get("RichpanelLatency", [])) <= 100 for line in lines)
+
+
+def test_refused_profile_fields_are_counted_in_the_event_types_set(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
+    results = [
+        EventResult(0, "m1", "identify", Fate.DELIVERED),
+        EventResult(1, "m2", "identify", Fate.DELIVERED),
+        EventResult(2, "m3", "track", Fate.DELIVERED),
+    ]
+    metrics.record_ingest(results, {0: ("traits.email", "traits.phone"), 1: ("traits.x",)})
+    lines = emf(capsys.readouterr().out)
+    found = points(lines)
+    assert ((("EventType", "identify"),), metrics.REFUSED_METRIC, 3.0) in found
+    assert not any(m == metrics.REFUSED_METRIC and d[0][1] == "track" for d, m, _ in found)
+    metrics.record_ingest(results)  # a server key's request: no such metric at all
+    assert metrics.REFUSED_METRIC not in capsys.readouterr().out

@@ -9,10 +9,12 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .. import timestamps
 from ..secrets import InboundCredentials
+from .scopes import BROWSER, SERVER
 
 WRITE_KEY = "writekey"
 WEBHOOK = "webhook"
@@ -24,6 +26,15 @@ BATCH_NEEDS_WRITE_KEY = (
     "X-Signature covers only the first element of a batch; "
     "send the write key too (Authorization: Basic)"
 )
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who was admitted: ``method`` (writekey, webhook, webhook+writekey or none) and the
+    ``scope`` of the credential that admitted the events (inbound/scopes.py)."""
+
+    method: str
+    scope: str = SERVER
 
 
 class Unauthorized(Exception):
@@ -44,6 +55,17 @@ def _matches(candidate: str, accepted: tuple[str, ...]) -> bool:
     given = candidate.encode("utf-8")
     # compare with every key so the time taken does not reveal which one matched
     return sum(hmac.compare_digest(given, k.encode("utf-8")) for k in accepted) > 0
+
+
+def key_scope(candidate: str, found: InboundCredentials) -> str | None:
+    """SERVER or BROWSER for an active write key, else None.
+
+    Both lists are compared in full every time (constant time across all keys), so the time
+    taken reveals neither whether nor which key matched, nor its scope.
+    """
+    server = _matches(candidate, found.write_keys)
+    browser = _matches(candidate, found.browser_write_keys)
+    return SERVER if server and candidate else BROWSER if browser and candidate else None
 
 
 def basic_auth_key(authorization: str | None) -> str | None:
@@ -137,20 +159,29 @@ def _signed(
     payload: Any,
     max_age: float,
     now: float,
-) -> str:
-    """Admit a request that carries an X-Signature (see ``authenticate``)."""
+) -> Sender:
+    """Admit a request that carries an X-Signature (see ``authenticate``).
+
+    Its scope is SERVER when the signature vouches for every event (the body, or a lone
+    event); when it covers only a batch's first element, the write key admits the others and
+    its scope applies.
+    """
     covers = signature_covers(lowered["x-signature"], raw, found.webhook_secrets)
     if covers is None:
         raise Unauthorized("X-Signature does not match the body under any active webhook secret")
     key = basic_auth_key(lowered.get("authorization"))
-    if key is not None and not (key and _matches(key, found.write_keys)):
+    scope = key_scope(key, found) if key is not None else SERVER
+    if scope is None:
         raise Unauthorized("the write key is not an active write key")
+    batch = covers == FIRST and isinstance(payload, list) and len(payload) > 1
+    signed_scope = scope if batch else SERVER
     if key is not None and WRITE_KEY in modes:
-        return WRITE_KEY  # the write key alone admits any body; the signature matched too
-    if key is None and covers == FIRST and isinstance(payload, list) and len(payload) > 1:
+        # the write key alone admits any body; the signature matched too
+        return Sender(WRITE_KEY, signed_scope)
+    if key is None and batch:
         raise Unauthorized(BATCH_NEEDS_WRITE_KEY)
     check_fresh(payload, max_age, now)
-    return WEBHOOK if key is None else f"{WEBHOOK}+{WRITE_KEY}"
+    return Sender(WEBHOOK if key is None else f"{WEBHOOK}+{WRITE_KEY}", signed_scope)
 
 
 def authenticate(
@@ -162,17 +193,18 @@ def authenticate(
     *,
     max_age: float | None = None,
     now: Callable[[], float] = time.time,
-) -> str:
-    """The method that admitted the request, or Unauthorized with a one-line reason.
+) -> Sender:
+    """Who was admitted (the method and its scope), or Unauthorized with a one-line reason.
 
     ``credentials`` is only called when a credential must be checked (SecretError if unreadable).
     An X-Signature that covers only an array's first element admits a batch of more than one
     event only with a valid write key (Basic) beside it. A request the signature admits is
     refused when its signed event is older than ``max_age`` seconds (default: the
-    WEBHOOK_SIGNATURE_MAX_AGE_SECONDS setting).
+    WEBHOOK_SIGNATURE_MAX_AGE_SECONDS setting). A browser write key admits with scope
+    BROWSER; a server key, an X-Signature and ``none`` with SERVER.
     """
     if NONE in modes:
-        return NONE
+        return Sender(NONE)
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     if WEBHOOK in modes and "x-signature" in lowered:
         limit = _configured_max_age() if max_age is None else max_age
@@ -182,8 +214,9 @@ def authenticate(
         if key is None and isinstance(payload, dict) and isinstance(payload.get("writeKey"), str):
             key = payload["writeKey"]
         if key is not None:
-            if key and _matches(key, credentials().write_keys):
-                return WRITE_KEY
+            scope = key_scope(key, credentials()) if key else None
+            if scope is not None:
+                return Sender(WRITE_KEY, scope)
             raise Unauthorized("the write key is not an active write key")
     wanted = {
         WRITE_KEY: "a write key (Authorization: Basic, or writeKey in the body)",

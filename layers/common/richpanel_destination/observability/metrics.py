@@ -42,6 +42,7 @@ RETRY_METRICS: Mapping[str, str] = {
 RECORD_FAILED_METRIC = "DeliveryRecordsNotSaved"  # delivered; a resend would not be caught
 MAX_VALUES = 99  # EMF takes 100 values a metric; Powertools prints the set by itself at 100
 BREAKER_METRIC = "RichpanelBreaker"  # counted per Change: opened, reopened, probe, closed
+REFUSED_METRIC = "ProfileFieldsRefused"  # fields a browser key may not set, removed
 
 
 def _metric_set(
@@ -97,8 +98,14 @@ def _calls(calls: Iterable[tuple[str, float]]) -> list[dict[str, Any]]:
     ]
 
 
-def record_ingest(results: list[EventResult]) -> None:
-    """Events received and their fates per event type, and the Richpanel calls made."""
+def record_ingest(
+    results: list[EventResult], refused: Mapping[int, tuple[str, ...]] | None = None
+) -> None:
+    """Events received and their fates per event type, and the Richpanel calls made.
+
+    ``refused``: the profile fields removed from a browser key's events, by event index
+    (counted as ProfileFieldsRefused in the event type's set: no line of its own).
+    """
     per_type: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for result in results:
         counts = per_type[event_type(result.type)]
@@ -106,6 +113,8 @@ def record_ingest(results: list[EventResult]) -> None:
         counts[EVENT_METRICS[result.fate]] += 1
         if result.record_failed:
             counts[RECORD_FAILED_METRIC] += 1
+        if refused and result.index in refused:
+            counts[REFUSED_METRIC] += len(refused[result.index])
     documents = [
         _metric_set({"EventType": name}, counts) for name, counts in sorted(per_type.items())
     ]

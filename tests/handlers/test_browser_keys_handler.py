@@ -10,7 +10,6 @@ EMF line, named (never their values) on the outcome line and in the answer.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import io
@@ -22,16 +21,16 @@ from typing import Any
 import pytest
 import responses
 
-from local.secrets import LOCAL_RICHPANEL, LOCAL_WEBHOOK_SECRET, LOCAL_WRITE_KEY
+from local.secrets import LOCAL_WEBHOOK_SECRET, LOCAL_WRITE_KEY
 from richpanel_destination import ingest, runtime
 from richpanel_destination.observability.metrics import REFUSED_METRIC
-from richpanel_destination.secrets import InboundCredentials, RichpanelCredentials
-from tests.fuzz.conftest import FakeContext, StubQueues, load_ingest_handler
+from richpanel_destination.secrets import InboundCredentials
+from tests.fuzz.conftest import FakeContext, StubQueues
 from tests.handlers.test_golden_handler import (
     RICHPANEL_URL,
     WireRichpanel,
     api_gateway_event,
-    template_environment,
+    ingest_handler,
 )
 
 BROWSER_KEY = "pk-browser-public-key"
@@ -42,23 +41,10 @@ ATTACKER_PHONE = "+1 555 0100 999"
 @pytest.fixture(scope="module")
 def handler() -> Iterator[Any]:
     """lambda_handler with the template's environment and a browser key beside the server's."""
-    rp = RichpanelCredentials(LOCAL_RICHPANEL["apiKey"], LOCAL_RICHPANEL["apiSecret"])
     inbound = InboundCredentials((LOCAL_WRITE_KEY,), (LOCAL_WEBHOOK_SECRET,), (BROWSER_KEY,))
-    queues = StubQueues()
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in template_environment().items():
-            patch.setenv(name, value)
-        patch.setenv("INBOUND_AUTH", "writekey,webhook")
-        patch.delenv("BROWSER_PROFILE_FIELDS", raising=False)  # the code's default
-        runtime.reset()
-        patch.setattr(runtime, "richpanel_credentials", functools.cache(lambda: rp))
-        patch.setattr(runtime, "inbound_credentials", functools.cache(lambda: inbound))
-        patch.setattr(runtime, "queues", functools.cache(lambda: queues))
-        try:
-            yield load_ingest_handler()
-        finally:
-            runtime.reset()
-    runtime.reset()
+    env = {"INBOUND_AUTH": "writekey,webhook", "BROWSER_PROFILE_FIELDS": None}  # the default
+    with ingest_handler(inbound, env) as loaded:
+        yield loaded
 
 
 def basic(key: str) -> dict[str, str]:

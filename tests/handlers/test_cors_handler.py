@@ -6,7 +6,6 @@ list, ``*``, or empty: the default), and fed built REST (payload 1.0) and HTTP A
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -16,13 +15,12 @@ import pytest
 import responses
 
 from local.api import build_http_event
-from local.secrets import LOCAL_RICHPANEL, LOCAL_WEBHOOK_SECRET, LOCAL_WRITE_KEY
 from richpanel_destination import runtime
 from richpanel_destination.inbound import cors
-from richpanel_destination.secrets import InboundCredentials, RichpanelCredentials, SecretError
+from richpanel_destination.secrets import InboundCredentials, SecretError
 from tests.functions.golden_cases import HANDLER, MAPPING, cases_in, encode, load
-from tests.fuzz.conftest import FakeContext, StubQueues, load_ingest_handler, proxy_event
-from tests.handlers.test_golden_handler import RICHPANEL_URL, WireRichpanel, template_environment
+from tests.fuzz.conftest import FakeContext, proxy_event
+from tests.handlers.test_golden_handler import RICHPANEL_URL, WireRichpanel, ingest_handler
 
 SHOP = "https://shop.example.com"
 WWW = "https://www.example.com"
@@ -33,22 +31,8 @@ TRACK = next(p for p in cases_in(MAPPING, HANDLER) if p.stem == "track_basic")
 
 def load_handler(allowed_origins: str) -> Iterator[Any]:
     """lambda_handler loaded with ALLOWED_ORIGINS (read at import, as on a cold start)."""
-    rp = RichpanelCredentials(LOCAL_RICHPANEL["apiKey"], LOCAL_RICHPANEL["apiSecret"])
-    inbound = InboundCredentials((LOCAL_WRITE_KEY,), (LOCAL_WEBHOOK_SECRET,))
-    queues = StubQueues()
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in template_environment().items():
-            patch.setenv(name, value)
-        patch.setenv(cors.ENVIRONMENT_VARIABLE, allowed_origins)
-        runtime.reset()
-        patch.setattr(runtime, "richpanel_credentials", functools.cache(lambda: rp))
-        patch.setattr(runtime, "inbound_credentials", functools.cache(lambda: inbound))
-        patch.setattr(runtime, "queues", functools.cache(lambda: queues))
-        try:
-            yield load_ingest_handler()
-        finally:
-            runtime.reset()
-    runtime.reset()
+    with ingest_handler(env={cors.ENVIRONMENT_VARIABLE: allowed_origins}) as loaded:
+        yield loaded
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,12 @@ off (no table in-process).
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -101,15 +102,21 @@ class WireRichpanel:
         return by_event_id(out)
 
 
-@pytest.fixture(scope="module")
-def handler() -> Iterator[Any]:
-    """lambda_handler with the template's environment, the local credentials, stub queues."""
+@contextlib.contextmanager
+def ingest_handler(
+    inbound: InboundCredentials | None = None, env: Mapping[str, str | None] | None = None
+) -> Iterator[Any]:
+    """lambda_handler with the template's environment (plus ``env``; None unsets), the local
+    credentials (or ``inbound``) and stub queues, loaded as on a cold start."""
     rp = RichpanelCredentials(LOCAL_RICHPANEL["apiKey"], LOCAL_RICHPANEL["apiSecret"])
-    inbound = InboundCredentials((LOCAL_WRITE_KEY,), (LOCAL_WEBHOOK_SECRET,))
+    inbound = inbound or InboundCredentials((LOCAL_WRITE_KEY,), (LOCAL_WEBHOOK_SECRET,))
     queues = StubQueues()
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in template_environment().items():
-            patch.setenv(name, value)
+        for name, value in (template_environment() | dict(env or {})).items():
+            if value is None:
+                patch.delenv(name, raising=False)
+            else:
+                patch.setenv(name, value)
         runtime.reset()
         # functools.cache wrappers: runtime.reset() calls cache_clear() on each factory
         patch.setattr(runtime, "richpanel_credentials", functools.cache(lambda: rp))
@@ -120,6 +127,13 @@ def handler() -> Iterator[Any]:
         finally:
             runtime.reset()
     runtime.reset()
+
+
+@pytest.fixture(scope="module")
+def handler() -> Iterator[Any]:
+    """lambda_handler with the template's environment, the local credentials, stub queues."""
+    with ingest_handler() as loaded:
+        yield loaded
 
 
 def api_gateway_event(path: str, raw: bytes, headers: dict[str, str]) -> dict[str, Any]:

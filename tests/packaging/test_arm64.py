@@ -26,10 +26,8 @@ from pathlib import Path
 import pytest
 
 from local.template import Template
+from tests.packaging.builds import BUILD, HOST_BUILD, ROOT, not_built
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / ".aws-sam" / "build"
-HOST_BUILD = ROOT / ".aws-sam" / "host" / "build"
 FUNCTIONS = ("IngestFunction", "RetryFunction", "CanaryFunction")
 RUNTIME = Path(os.environ.get("LAMBDA_RUNTIME") or ROOT / ".sam-venv" / "lambda-runtime").resolve()
 # Lambda's architecture names -> ELF e_machine and the CPython extension suffix's machine
@@ -37,25 +35,7 @@ ELF_MACHINE = {"arm64": 183, "x86_64": 62}  # EM_AARCH64, EM_X86_64
 SUFFIX_MACHINE = {"arm64": "aarch64", "x86_64": "x86_64"}
 # the compiled modules the layer's wheels bring today (rpds-py, wrapt, charset-normalizer)
 KNOWN_COMPILED = {"rpds/rpds", "wrapt/_wrappers", "charset_normalizer/md", "charset_normalizer/cd"}
-SOURCES = [ROOT / "template.yaml", *(ROOT / "functions").rglob("*.py")]
-SOURCES += [p for p in (ROOT / "layers" / "common").rglob("*") if p.is_file()]
-
-
-def _not_built() -> str | None:
-    newest = max(
-        (p for p in SOURCES if "__pycache__" not in p.parts), key=lambda p: p.stat().st_mtime
-    )
-    for build in (BUILD, HOST_BUILD):
-        built = build / "template.yaml"
-        where = built.parent.relative_to(ROOT)
-        if not built.exists():
-            return f"no {where}: run `make build-test`"
-        if newest.stat().st_mtime > built.stat().st_mtime:
-            return f"{newest.relative_to(ROOT)} is newer than {where}: run `make build-test`"
-    return None
-
-
-_reason = _not_built()
+_reason = not_built()
 if _reason:
     if os.environ.get("REQUIRE_ARTIFACT") == "1":
         raise RuntimeError(_reason)

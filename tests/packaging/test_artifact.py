@@ -25,10 +25,9 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / ".aws-sam" / "build"
+from tests.packaging.builds import BUILD, HOST_BUILD, ROOT, not_built
+
 LAYER = BUILD / "CommonLayer" / "python"
-HOST_BUILD = ROOT / ".aws-sam" / "host" / "build"
 HOST_LAYER = HOST_BUILD / "CommonLayer" / "python"
 EVENTS = sorted((ROOT / "events").glob("*.json"))
 RETRY_EVENTS = [e for e in EVENTS if e.name == "retry_sqs.json"]
@@ -56,23 +55,6 @@ def _python312() -> str:
 
 PYTHON312 = _python312()
 RUNTIME = Path(os.environ.get("LAMBDA_RUNTIME") or ROOT / ".sam-venv" / "lambda-runtime").resolve()
-SOURCES = [ROOT / "template.yaml", *(ROOT / "functions").rglob("*.py")]
-SOURCES += [p for p in (ROOT / "layers" / "common").rglob("*") if p.is_file()]
-
-
-def not_built() -> str | None:
-    """Why .aws-sam/build or .aws-sam/host/build cannot be tested, if one is missing or stale."""
-    newest = max(
-        (p for p in SOURCES if "__pycache__" not in p.parts), key=lambda p: p.stat().st_mtime
-    )
-    for build in (BUILD, HOST_BUILD):
-        built = build / "template.yaml"
-        where = built.parent.relative_to(ROOT)
-        if not built.exists():
-            return f"no {where}: run `make build-test`"
-        if newest.stat().st_mtime > built.stat().st_mtime:
-            return f"{newest.relative_to(ROOT)} is newer than {where}: run `make build-test`"
-    return None
 
 
 def _not_ready() -> str | None:

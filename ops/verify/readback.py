@@ -10,9 +10,9 @@ from urllib.parse import quote
 
 import requests
 
-from .probes import Probe, find
+from richpanel_destination.richpanel.readback import REST_KEY_HEADER, customer_in
 
-REST_KEY_HEADER = "x-richpanel-key"
+from .probes import Probe, find
 
 
 class ReadBackError(Exception):
@@ -53,13 +53,9 @@ def fetch_customer(
     if response.status_code != 200:
         raise ReadBackError(f"the read-back answered HTTP {response.status_code}")
     try:
-        body = response.json()
+        return customer_in(response)
     except ValueError as exc:
-        raise ReadBackError("the read-back answered 200 without JSON") from exc
-    customer = body.get("customer") if isinstance(body, Mapping) else None
-    if not isinstance(customer, Mapping):
-        raise ReadBackError('the read-back answered 200 without a "customer" object')
-    return customer
+        raise ReadBackError(str(exc)) from exc
 
 
 def observe(probes: list[Probe], customer: Mapping[str, Any], now: float) -> None:

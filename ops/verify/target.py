@@ -8,11 +8,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from local.targets import LocalStackError, read_sandbox
+from richpanel_destination.richpanel.readback import REST_PATH
 from richpanel_destination.secrets import RichpanelCredentials
 from richpanel_destination.settings import Settings, SettingsError
 
 DEFAULT_REST_URL = "https://api.richpanel.com"
-DEFAULT_REST_PATH = "/v1/customers"  # unconfirmed for the real Richpanel: a flag
+DEFAULT_REST_PATH = REST_PATH  # unconfirmed for the real Richpanel: a flag
 DEFAULT_UID = "richpanel-destination-verify"
 # Any of these in the environment points verify at the real Richpanel rather than the sandbox.
 REAL_VARIABLES = ("RICHPANEL_BASE_URL", "RICHPANEL_API_KEY")

@@ -24,13 +24,12 @@ from urllib.parse import quote
 import requests
 
 from . import secrets
+from .richpanel.readback import REST_KEY_HEADER, REST_PATH, customer_in
 
 CANARY_UID = "richpanel-destination-canary"
 CANARY_EMAIL = "canary@richpanel-destination.invalid"
 MARKER_TRAIT = "canaryMarker"
 SENT_AT_TRAIT = "canarySentAt"  # epoch milliseconds of the send
-REST_PATH = "/v1/customers"
-REST_KEY_HEADER = "x-richpanel-key"
 SLACK = 0.5  # of a rate: how late a scheduled run may be and still count as the previous one
 _STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -133,13 +132,9 @@ def read_customer(
     if response.status_code != 200:
         raise CanaryError(f"the read-back answered HTTP {response.status_code}")
     try:
-        body = response.json()
+        return customer_in(response)
     except ValueError as exc:
-        raise CanaryError("the read-back answered 200 without JSON") from exc
-    customer = body.get("customer") if isinstance(body, Mapping) else None
-    if not isinstance(customer, Mapping):
-        raise CanaryError('the read-back answered 200 without a "customer" object')
-    return customer
+        raise CanaryError(str(exc)) from exc
 
 
 def trait(customer: Mapping[str, Any] | None, name: str) -> Any:

@@ -269,6 +269,7 @@ def _send(
             lambda n: progress.advance(task, n),
             stop_requested,
             args.stop_after,
+            touches=touches,
         )
         found = pending(files, checkpoint, filters, tally, rejects, warn)
         try:
@@ -290,6 +291,20 @@ def _send(
     if status == OK and _problems(tally):
         status = PROBLEMS
     return status
+
+
+def touches(record: Any) -> frozenset[str]:
+    """The customer profiles and orders an event's call would set (the freshness guard's
+    subjects, from the layer's own mapping): what two events of one batch must not share."""
+    from richpanel_destination import runtime
+    from richpanel_destination.delivery.freshness import subjects
+    from richpanel_destination.mapping.transform import MappingError, to_richpanel
+
+    try:
+        call = to_richpanel(record.event, runtime.settings().order_fields)
+    except (MappingError, TypeError, ValueError, AttributeError):
+        return frozenset()  # ingest rejects it: it touches nothing
+    return frozenset(s.key for s in subjects(record.event, call))
 
 
 def _problems(tally: Tally) -> bool:
@@ -326,7 +341,8 @@ def _summary(
     if rejects.count:
         console.print(f"rejected events and bad lines: {rejects.path} ({rejects.count})")
     console.print(f"checkpoint: {checkpoint.path} ({checkpoint.done_files()} files done)")
-    console.print("json: " + json.dumps(_counts(tally)), markup=False)
+    counts = _counts(tally) | {"seconds": round(seconds, 3)}
+    console.print("json: " + json.dumps(counts), markup=False)
 
 
 def _counts(tally: Tally) -> dict[str, Any]:

@@ -145,14 +145,20 @@ class Loop:
     should_stop: Callable[[], bool]
     stop_after: int | None = None
     stopped: bool = False
+    touches: Callable[[Record], frozenset[str]] = lambda record: frozenset()
 
     def run(self, found: Iterator[Record] | list[Record]) -> None:
         """Send every record, a lane (lane_of) per concurrent sender, a batch in flight per
-        lane; raises the first Refused or Unreachable after the batches in flight settle."""
+        lane; raises the first Refused or Unreachable after the batches in flight settle.
+
+        A batch never holds two events that touch the same customer profile or order (their
+        freshness subjects, ``touches``): ingest with /bt sends a request's chunks side by
+        side, and the second would lose the lease race and be queued."""
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="replay")
         in_flight: dict[Future[list[dict[str, Any]]], tuple[int, list[Record]]] = {}
         lanes: list[list[Record]] = [[] for _ in range(self.concurrency)]
         sizes = [0] * self.concurrency
+        keys: list[set[str]] = [set() for _ in range(self.concurrency)]
         problem: BaseException | None = None
 
         def busy(lane: int) -> bool:
@@ -165,6 +171,7 @@ class Loop:
             if problem is not None or self._stop():
                 return
             batch, lanes[lane], sizes[lane] = lanes[lane], [], 0
+            keys[lane] = set()
             future = pool.submit(self.sender.send, [r.event or {} for r in batch])
             in_flight[future] = (lane, batch)
             self.tally.sent += len(batch)
@@ -172,10 +179,14 @@ class Loop:
         try:
             for record in found:
                 lane = lane_of(record, self.concurrency)
-                if lanes[lane] and sizes[lane] + record.size > MAX_REQUEST_BYTES:
+                touched = self.touches(record)
+                if lanes[lane] and (
+                    sizes[lane] + record.size > MAX_REQUEST_BYTES or touched & keys[lane]
+                ):
                     dispatch(lane)
                 lanes[lane].append(record)
                 sizes[lane] += record.size + 1
+                keys[lane] |= touched
                 if len(lanes[lane]) >= self.pacer.size:
                     dispatch(lane)
                 if problem is not None or self.stopped:

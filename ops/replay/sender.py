@@ -28,6 +28,7 @@ RESEND_HEADER = {"X-Replay": "resend"}  # richpanel_destination/inbound/replay.p
 MAX_PAUSE_SECONDS = 60.0
 RETRY_AFTER_DEFAULT = 5.0
 UNREACHABLE_ATTEMPTS = 5  # connection errors / 5xx without Retry-After: tries, backoff 1,2,4,8 s
+BACKOFF_SECONDS = 1.0
 BUSY_ATTEMPTS = 20  # 429 / 503 with Retry-After: tries before giving up
 REQUEST_TIMEOUT = 30.0
 MAX_REQUEST_BYTES = 400_000  # under the Tracking API's 500 KB per request, with room
@@ -159,7 +160,7 @@ class Sender:
                         f"{self.target.name}: no answer after {unreachable} tries: "
                         f"{type(exc).__name__}: {exc}"
                     ) from exc
-                self._sleep(2 ** (unreachable - 1))
+                self._sleep(BACKOFF_SECONDS * 2 ** (unreachable - 1))
                 continue
             seconds = time.monotonic() - started
             status = response.status_code
@@ -191,7 +192,7 @@ class Sender:
                     f"{self.target.name} answered {status} {unreachable} times: "
                     f"{_message(response)}"
                 )
-            self._sleep(2 ** (unreachable - 1))
+            self._sleep(BACKOFF_SECONDS * 2 ** (unreachable - 1))
 
     def _halves(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         half = len(events) // 2

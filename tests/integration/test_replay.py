@@ -82,3 +82,25 @@ def test_backfill_interrupted_resumed_and_rerun_delivers_each_event_once(
     assert status == 0, out
     assert fourth.get("duplicate") == TOTAL, out  # idempotency within its TTL
     assert sum(delivered_ids(stack).values()) == TOTAL  # no new Richpanel call
+
+
+def test_resend_delivers_again_with_the_same_event_id_but_never_older_data(
+    stack: Stack, tmp_path: Path
+) -> None:
+    events = write_archive(tmp_path / "archive", 120, 2, run=f"rs{time.time_ns()}")
+    status, out, first = finish(replay(stack, tmp_path))
+    assert status == 0 and first["delivered"] == 120, out
+
+    status, out, _ = finish(replay(stack, tmp_path, "--resend"))  # not a terminal
+    assert status == 2 and "--yes" in out, out
+    assert sum(delivered_ids(stack).values()) == 120
+
+    status, out, resent = finish(replay(stack, tmp_path, "--resend", "--yes"))
+    assert status == 0, out
+    # an identify (n) whose customer has a newer one (n + 100) is older than Richpanel's data
+    older = {e["messageId"] for n, e in enumerate(events) if n % 4 == 0 and n + 100 < 120}
+    assert len(older) == 5
+    assert (resent["delivered"], resent["superseded"]) == (115, 5), out
+    ids = delivered_ids(stack)
+    assert {i for i, c in ids.items() if c == 1} == older  # never sent again
+    assert {i for i, c in ids.items() if c == 2} == {e["messageId"] for e in events} - older

@@ -200,25 +200,43 @@ def main(
         return USAGE
     tally = Tally()
     rejects = Rejects(Path(args.rejects), warn)
-    started = time.monotonic()
     try:
-        if args.dry_run:
-            checkpoint.path = None  # read, never written
-            found = pending(files, checkpoint, filters, tally, rejects, warn)
-            calls = dry_run(found, tally, rejects, args.sample)
-            _dry_report(console, tally, calls, rejects)
-            return PROBLEMS if _problems(tally) else OK
-        assert target is not None
-        total = sum(1 for _ in pending(files, checkpoint, filters, Tally(), None, warn))
-        console.print(f"replay: {total:,} events to {mode} to {target.name}", markup=False)
-        if args.resend and total and not _confirmed(args, total, console):
-            warn("not confirmed: nothing sent")
-            return USAGE
-        return _send(
-            args, files, checkpoint, filters, target, tally, rejects, total, console, warn, started
-        )
+        return _main(args, files, checkpoint, filters, target, tally, rejects, console, warn)
+    except KeyboardInterrupt:  # while counting or asking: nothing was sent
+        warn("interrupted before sending")
+        return INTERRUPTED
     finally:
         rejects.close()
+
+
+def _main(
+    args: argparse.Namespace,
+    files: Any,
+    checkpoint: Checkpoint,
+    filters: Filters,
+    target: Target | None,
+    tally: Tally,
+    rejects: Rejects,
+    console: Console,
+    warn: Any,
+) -> int:
+    started = time.monotonic()
+    mode = "resend" if args.resend else "send"
+    if args.dry_run:
+        checkpoint.path = None  # read, never written
+        found = pending(files, checkpoint, filters, tally, rejects, warn)
+        calls = dry_run(found, tally, rejects, args.sample)
+        _dry_report(console, tally, calls, rejects)
+        return PROBLEMS if _problems(tally) else OK
+    assert target is not None
+    total = sum(1 for _ in pending(files, checkpoint, filters, Tally(), None, warn))
+    console.print(f"replay: {total:,} events to {mode} to {target.name}", markup=False)
+    if args.resend and total and not _confirmed(args, total, console):
+        warn("not confirmed: nothing sent")
+        return USAGE
+    return _send(
+        args, files, checkpoint, filters, target, tally, rejects, total, console, warn, started
+    )
 
 
 def _confirmed(args: argparse.Namespace, total: int, console: Console) -> bool:

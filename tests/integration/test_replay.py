@@ -56,7 +56,7 @@ def test_backfill_interrupted_resumed_and_rerun_delivers_each_event_once(
     assert stack.sandbox_calls() == []  # a dry run calls nothing
 
     checkpoint = tmp_path / ".replay-checkpoint.json"
-    process = replay(stack, tmp_path)
+    process = replay(stack, tmp_path, "--rate", "300")  # >= 6.7 s: room for a Ctrl-C halfway
     deadline = time.monotonic() + 40
     while time.monotonic() < deadline and len(delivered_ids(stack)) < TOTAL // 2:
         time.sleep(0.2)

@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -88,14 +88,15 @@ def pending(
     the run goes on with the next one (the rule: see docs/operations.md); it is not marked
     done, so a rerun tries it again."""
     for file in files:
-        if checkpoint.finished(file.name):
-            tally.already_done += checkpoint.total(file.name)
+        key = file.checkpoint_key
+        if checkpoint.finished(key):
+            tally.already_done += checkpoint.total(key)
             continue
         last = 0
         try:
             for record in records(file):
                 last = record.line
-                if checkpoint.handled(file.name, record.line):
+                if checkpoint.handled(key, record.line):
                     tally.already_done += 1
                     continue
                 if record.event is None or not filters.keep(record.event):
@@ -106,16 +107,16 @@ def pending(
                     elif record.event is not None:
                         tally.filtered += 1
                     if rejects is not None:  # None: only counting
-                        checkpoint.mark(file.name, [record.line])
+                        checkpoint.mark(key, [record.line])
                     continue
-                yield record
+                yield replace(record, key=key)
         except SourceError as exc:
             if rejects is not None:
                 tally.unreadable.append(str(exc))
                 warn(f"unreadable, skipped (a rerun tries it again): {exc}")
             continue
         if rejects is not None:
-            checkpoint.ended(file.name, last)
+            checkpoint.ended(key, last)
 
 
 def oldest_first(found: Iterator[Record]) -> list[Record]:
@@ -233,7 +234,7 @@ class Loop:
                     self.rejects.write(record, fate, result.get("reason"), result.get("errors"))
             by_file: dict[str, list[int]] = {}
             for record in batch[: len(results)]:
-                by_file.setdefault(record.file, []).append(record.line)
+                by_file.setdefault(record.key or record.file, []).append(record.line)
             for name, lines in by_file.items():
                 self.checkpoint.mark(name, lines)
             self.checkpoint.save()

@@ -34,10 +34,16 @@ class SourceError(Exception):
 
 @dataclass(frozen=True)
 class File:
-    """One file of a source: its name (for messages and the checkpoint) and how to open it."""
+    """One file of a source: its name (as given, for messages), how to open it, and its key
+    in the checkpoint (a local file's absolute path: a rerun from elsewhere still finds it)."""
 
     name: str
     open: Callable[[], IO[bytes]]
+    key: str = ""
+
+    @property
+    def checkpoint_key(self) -> str:
+        return self.key or self.name
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class Record:
     event: dict[str, Any] | None
     problem: str | None = None
     size: int = 0  # bytes of its JSON text: what batches are sized by
+    key: str = ""  # its file's checkpoint key (File.checkpoint_key), once it is to be sent
 
     @property
     def where(self) -> str:
@@ -81,7 +88,7 @@ def _local_files(path: Path) -> list[File]:
 
 
 def _local(path: Path) -> File:
-    return File(str(path), lambda: path.open("rb"))
+    return File(str(path), lambda: path.open("rb"), str(path.resolve()))
 
 
 def _s3_files(uri: str, s3: Any) -> list[File]:

@@ -45,7 +45,7 @@ def test_bad_and_blank_lines_keep_their_line_numbers(tmp_path: Path) -> None:
     assert [(line, ok) for line, ok, _ in found] == [(1, True), (2, False), (3, False),
                                                     (4, False), (5, True)]  # fmt: skip
     assert found[1][2] is None  # blank: nothing to report
-    assert found[2][2].startswith("not JSON")
+    assert str(found[2][2]).startswith("not JSON")
     assert found[3][2] == "not a JSON object but list"
 
 

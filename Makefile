@@ -1,6 +1,7 @@
 # make run   - the whole system locally (API :3000, Richpanel sandbox :4010, SQS, retry poller)
 # make test  - lint, type-check, sam build and the full test suite (needs python3.12, docs/deploy.md)
 # make dlq / make redrive ARGS="--dry-run" - inspect / redrive the local DLQ (docs/operations.md)
+# make replay ARGS="SOURCE [options]" - backfill history / replay after a fix (docs/operations.md)
 # make build - sam build (pure pip, no Docker) into .aws-sam/build, for arm64 (what deploys);
 #   make build-host - the same for this machine's CPU into .aws-sam/host/build (what tests run)
 # make validate - sam validate --lint
@@ -92,6 +93,12 @@ redrive-aws: venv
 # Prove arrival (docs/operations.md#verify-arrival): the local stack, or Richpanel with RICHPANEL_*.
 verify: venv
 	PYTHONPATH=layers/common $(BIN)/python -m ops.verify $(ARGS)
+
+# Backfill or replay (docs/operations.md#backfill-and-replay), to the running `make run` stack
+# by default: make replay ARGS="segment-logs/ --dry-run" (or ARGS="... --url URL --write-key K")
+.PHONY: replay
+replay: venv
+	PYTHONPATH=layers/common $(BIN)/python -m ops.replay $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,11 +1,12 @@
 """`make bench` (issue 7): init, CPU per event, batch delivery, memory, retry drain,
 DynamoDB units per event (bench/dynamodb.py), and Richpanel hanging / a 429 storm
-(bench/resilience.py, issue 17).
+(bench/resilience.py, issue 17), replay throughput (bench/replay.py, issue 20).
 
 ``python -m bench.run`` from the repo root. Every measure runs in a fresh child process;
 prints a table, writes bench/results/results.json and bench/results/bench.png.
 ``python -m bench.run dynamodb`` runs only the DynamoDB units and updates results.json;
-``python -m bench.run resilience`` likewise the breaker and pacing measures.
+``python -m bench.run resilience`` likewise the breaker and pacing measures, ``python -m
+bench.run replay`` the replay throughput.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def machine() -> dict[str, Any]:
 
 def measure() -> dict[str, Any]:
     r: dict[str, Any] = {"machine": machine()}
-    print("1/8 init ...", file=sys.stderr, flush=True)
+    print("1/9 init ...", file=sys.stderr, flush=True)
     # As the built layer does: bytecode ready (PYTHONDONTWRITEBYTECODE may be set here)
     sources = [str(ROOT / p) for p in ("layers/common", "functions", "bench")]
     subprocess.run([sys.executable, "-m", "compileall", "-q", *sources], check=True)
@@ -110,9 +111,9 @@ def measure() -> dict[str, Any]:
     from bench import artifact
 
     r["artifact"] = artifact.measure()
-    print("2/8 cpu ...", file=sys.stderr, flush=True)
+    print("2/9 cpu ...", file=sys.stderr, flush=True)
     r["cpu"] = child(["cpu", "1.0"])
-    print("3/8 batch ...", file=sys.stderr, flush=True)
+    print("3/9 batch ...", file=sys.stderr, flush=True)
     r["batch"] = {
         "table": child(["batch", str(BATCH), "16", "table"]),
         "no_table": child(["batch", str(BATCH), "16", "none"]),
@@ -121,21 +122,25 @@ def measure() -> dict[str, Any]:
         "bt_no_table": child(["batch", str(BATCH), "16", "none", str(BT_CHUNK)]),
         "bt_table": child(["batch", str(BATCH), "16", "table", str(BT_CHUNK)]),
     }
-    print("4/8 memory ...", file=sys.stderr, flush=True)
+    print("4/9 memory ...", file=sys.stderr, flush=True)
     r["memory"] = {kind: child(["memory", kind]) for kind in ("many", "large", "webhook")}
-    print("5/8 retry drain ...", file=sys.stderr, flush=True)
+    print("5/9 retry drain ...", file=sys.stderr, flush=True)
     r["drain"] = {
         "table": child(["drain", str(DRAIN), "table"]),
         "no_table": child(["drain", str(DRAIN), "none"]),
     }
-    print("6/8 dynamodb units ...", file=sys.stderr, flush=True)
+    print("6/9 dynamodb units ...", file=sys.stderr, flush=True)
     r.update(child(["dynamodb"]))
-    print("7/8 resilience (Richpanel hanging, a 429 storm; ~45 s) ...", file=sys.stderr, flush=True)
+    print("7/9 resilience (Richpanel hanging, a 429 storm; ~45 s) ...", file=sys.stderr, flush=True)
     from bench import resilience
 
     r.update(resilience.measure(child))
-    print("8/8 cost per million events ...", file=sys.stderr, flush=True)
+    print("8/9 cost per million events ...", file=sys.stderr, flush=True)
     r.update(child([str(ROOT / "bench" / "cost.py")], script=True))
+    print("9/9 replay throughput (/bt off and on; ~30 s) ...", file=sys.stderr, flush=True)
+    from bench import replay
+
+    r.update(replay.measure())
     return r
 
 
@@ -326,6 +331,9 @@ def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
     from bench import resilience
 
     rows += resilience.rows(r)
+    from bench import replay
+
+    rows += replay.rows(r)
     return rows
 
 
@@ -473,7 +481,25 @@ def cost_plot(r: dict[str, Any]) -> None:
         print("matplotlib missing: no cost.png", file=sys.stderr)
 
 
+def replay_only() -> int:
+    """Only the replay throughput (bench/replay.py), merged into results.json."""
+    from bench import replay
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "results.json"
+    r: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    r.update(replay.measure())
+    rows = [x for x in r.get("rows", []) if not x["measure"].startswith(replay.ROW)]
+    r["rows"] = rows + replay.rows(r)
+    print(replay.table(r))
+    print(f"(replay took {r['replay']['elapsed_s']:.0f} s)")
+    path.write_text(json.dumps(r, indent=2), encoding="utf-8")
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["replay"]:
+        return replay_only()
     if argv == ["dynamodb"]:
         return dynamodb_only()
     if argv == ["cost"]:
@@ -481,7 +507,9 @@ def main(argv: list[str]) -> int:
     if argv == ["resilience"]:
         return resilience_only()
     if argv:
-        raise SystemExit(f"usage: python -m bench.run [dynamodb|resilience|cost]; got {argv}")
+        raise SystemExit(
+            f"usage: python -m bench.run [dynamodb|resilience|cost|replay]; got {argv}"
+        )
     from bench import dynamodb
 
     started = time.perf_counter()
@@ -500,6 +528,9 @@ def main(argv: list[str]) -> int:
     from bench import cost
 
     print(cost.table(r))
+    from bench import replay
+
+    print(replay.table(r))
     print(f"(bench took {r['elapsed_s']:.0f} s)")
     (RESULTS / "results.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
     cost_plot(r)

@@ -117,3 +117,11 @@ def read_sandbox(ready_file: Path) -> LocalSandbox:
         rest_key=str(info.get("rest_key") or SANDBOX_REST_KEY),
         signing=str(info.get("signing") or "md5"),
     )
+
+
+def read_api(ready_file: Path) -> str:
+    """The running local stack's API URL (LocalStackError if missing, stale or partial)."""
+    url = _ready_info(ready_file).get("api")
+    if not isinstance(url, str) or not url:
+        raise LocalStackError(f"{ready_file} has no 'api'")
+    return url.rstrip("/")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import runtime
@@ -17,6 +17,7 @@ from .delivery.deliver import Delivery, Pending
 from .delivery.results import EventResult, Fate
 from .inbound.auth import Unauthorized, authenticate
 from .inbound.decode import BadRequest
+from .inbound.replay import ReplayRefused, resend_requested
 from .inbound.request import WEBHOOK, read_body, unpack
 from .inbound.scopes import BROWSER, for_log, restrict
 from .inbound.validate import validate_event
@@ -68,7 +69,8 @@ def ingest(request: Request, started: float | None = None) -> Answer:
         # one invocation, one sender (a browser key's scope said; a server's is the default)
         logs.first_line(auth=sender.method, scope=BROWSER if sender.scope == BROWSER else None)
         calls = unpack(body)
-    except (BadRequest, LimitExceeded) as exc:
+        resend = resend_requested(request.headers, sender.scope)
+    except (BadRequest, LimitExceeded, ReplayRefused) as exc:
         logger.info("request rejected", extra={"reason": str(exc)})
         return Answer(getattr(exc, "status", 400), {"message": str(exc)})
     except Unauthorized as exc:
@@ -82,7 +84,9 @@ def ingest(request: Request, started: float | None = None) -> Answer:
     forwarded = calls.kind == WEBHOOK  # Segment already applied the Integrations object
     # a browser key's events lose the profile fields it may not set (inbound/scopes.py)
     refused = restrict(calls.events, sender.scope, runtime.settings().browser_profile_fields)
-    ordered = deliver_events(calls.events, runtime.delivery(), started, forwarded=forwarded)
+    ordered = deliver_events(
+        calls.events, runtime.delivery(), started, forwarded=forwarded, resend=resend
+    )
     record_ingest(ordered, refused)
     for result in ordered:
         line = result.log_line()
@@ -98,16 +102,23 @@ def ingest(request: Request, started: float | None = None) -> Answer:
 
 
 def deliver_events(
-    events: list[Any], delivery: Delivery, started: float | None = None, *, forwarded: bool = False
+    events: list[Any],
+    delivery: Delivery,
+    started: float | None = None,
+    *,
+    forwarded: bool = False,
+    resend: bool = False,
 ) -> list[EventResult]:
-    """Validate, filter and map each event, send what is left, settle: a result per event."""
+    """Validate, filter and map each event, send what is left, settle: a result per event.
+
+    ``resend``: X-Replay: resend (inbound/replay.py): delivered events are sent again."""
     results: dict[int, EventResult] = {}
     pending: list[Pending] = []
     received_ms = int(time.time() * 1000)
     for index, event in enumerate(events):
         prepared = prepare(index, event, received_ms, forwarded=forwarded)
         if isinstance(prepared, Pending):
-            pending.append(prepared)
+            pending.append(replace(prepared, resend=True) if resend else prepared)
         else:
             results[index] = prepared
     if pending:

@@ -98,17 +98,27 @@ class Deduplicator:
         """Let claims expire with the invocation that holds them."""
         self.config.register_lambda_context(context)
 
-    def send(self, key: str | None, call: Mapping[str, Any], send: Send) -> Outcome:
-        """Send unless this key was delivered or is being delivered; never raises."""
+    def send(
+        self, key: str | None, call: Mapping[str, Any], send: Send, *, resend: bool = False
+    ) -> Outcome:
+        """Send unless this key was delivered or is being delivered; never raises.
+
+        ``resend`` (a replay's X-Replay: resend, inbound/replay.py): a delivered key is sent
+        again and recorded anew; one being delivered is still refused (IN_FLIGHT).
+        """
         if not key:
             return send(call)  # nothing to key on
-        refused = self._claim(key)
+        refused = self._claim(key, resend=resend)
         if refused is not None:
             return refused
         return self._settle(key, send(call))
 
     def send_batch(
-        self, items: Sequence[tuple[str | None, Mapping[str, Any]]], send_batch: SendBatch
+        self,
+        items: Sequence[tuple[str | None, Mapping[str, Any]]],
+        send_batch: SendBatch,
+        *,
+        resend: bool = False,
     ) -> list[Outcome]:
         """Send several calls in one request, each key at most once; one outcome per item.
 
@@ -120,7 +130,7 @@ class Deduplicator:
         claimed: list[int] = []
         for position, (key, _call) in enumerate(items):
             if key:
-                outcomes[position] = self._claim(key)
+                outcomes[position] = self._claim(key, resend=resend)
                 if outcomes[position] is None:
                     claimed.append(position)
         sending = [p for p, outcome in enumerate(outcomes) if outcome is None]
@@ -138,8 +148,12 @@ class Deduplicator:
     def _data(self, key: str) -> dict[str, str]:
         return {"key": key}
 
-    def _claim(self, key: str) -> Outcome | None:
-        """Save the in-progress record (None: claimed) or say why this item is not sent."""
+    def _claim(self, key: str, *, resend: bool = False) -> Outcome | None:
+        """Save the in-progress record (None: claimed) or say why this item is not sent.
+
+        ``resend``: a COMPLETED record is deleted and the key claimed again (the one place
+        where a delivered event may be sent twice: on purpose, by a server-scope replay).
+        """
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyItemAlreadyExistsError,
             IdempotencyItemNotFoundError,
@@ -176,6 +190,12 @@ class Deduplicator:
                 # a live holder settles within a send; a dead one's claim expires by then
                 left = min(HELD_RETRY_SECONDS, (expiry - now_ms) / 1000)
                 return replace(IN_FLIGHT, retry_after=max(1.0, left))
+            if resend:
+                try:
+                    self._store.delete_record(data=data, exception=NotDelivered("resend"))
+                except Exception as exc:
+                    return _unavailable(exc)
+                continue
             stored = record.response_json_as_dict() or {}
             return Outcome(Kind.DUPLICATE, "already delivered", stored.get("status"))
         return Outcome(Kind.RETRYABLE, "idempotency store: inconsistent idempotency record")

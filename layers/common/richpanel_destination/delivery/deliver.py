@@ -44,6 +44,7 @@ class Pending:
     message_id: str | None
     key: str  # what deduplication keys on: the messageId, or a hash of the content
     time: int  # the event's time, epoch ms (timestamps.event_time): what freshness compares
+    resend: bool = False  # a replay's X-Replay: resend: sent even if already delivered
 
 
 def send_once(
@@ -57,7 +58,9 @@ def send_once(
         def guarded(call: Mapping[str, Any]) -> Outcome:
             return freshness.send(p.event, p.time, p.message_id, call, send)
 
-    return guarded(p.call) if dedupe is None else dedupe.send(p.key, p.call, guarded)
+    if dedupe is None:
+        return guarded(p.call)
+    return dedupe.send(p.key, p.call, guarded, resend=p.resend)
 
 
 def lease_for(freshness: Freshness | None, p: Pending, call: Mapping[str, Any]) -> Lease | Outcome:
@@ -214,7 +217,8 @@ class Delivery:
 
         if self.dedupe is None:
             return post([p.call for p in chunk])
-        return self.dedupe.send_batch([(p.key, p.call) for p in chunk], post)
+        resend = any(p.resend for p in chunk)  # one request's events share the header
+        return self.dedupe.send_batch([(p.key, p.call) for p in chunk], post, resend=resend)
 
     def _run(
         self,

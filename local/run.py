@@ -38,6 +38,7 @@ from local.dynamodb import (
     register_template_tables,
 )
 from local.lambda_runtime import Function, load_function
+from local.logfile import LogFile, Tee
 from local.poller import SqsPoller
 from local.sandbox import Sandbox
 from local.scheduler import Scheduler, schedulers
@@ -345,6 +346,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-file", type=Path, help="JSON with the URLs, written once ready")
     parser.add_argument("--template", type=Path, default=None, help="default: repo template.yaml")
     parser.add_argument(
+        "--log-file",
+        type=Path,
+        help="also write the handlers' JSON lines here, stamped (local/logfile.py; ops/trace)",
+    )
+    parser.add_argument(
         "--workers",
         choices=MODES,
         default=os.environ.get("LOCAL_WORKERS") or "process",
@@ -371,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
         parameters[name] = value
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
+    log = LogFile(args.log_file) if args.log_file is not None else None
+    if log is not None:  # before any handler is loaded: their loggers keep the stream they find
+        sys.stdout = Tee(sys.stdout, log)  # type: ignore[assignment]
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -400,7 +409,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         if args.ready_file is not None:
-            write_ready_file(args.ready_file, stack.ready_info())
+            info = stack.ready_info()
+            if log is not None:
+                info["log_file"] = str(log.path.resolve())
+            write_ready_file(args.ready_file, info)
         print(stack.banner(), file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass

@@ -761,5 +761,6 @@ def test_events_unaccounted_alarm_fires_on_one_event_an_hour(cfn: Any) -> None:
     ]
     assert rule["ScheduleExpression"] == "rate(1 hour)"
     env = cfn.properties("AuditFunction")["Environment"]["Variables"]
-    assert env["AUDIT_LOG_GROUPS"] == "<IngestLogGroup>,<RetryLogGroup>"
+    groups = [cfn.properties(g)["LogGroupName"] for g in ("IngestLogGroup", "RetryLogGroup")]
+    assert env["AUDIT_LOG_GROUPS"] == ",".join(groups)
     assert env["RETRY_WINDOW_SECONDS"] == cfn.parameters["RetryWindowSeconds"]

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
+
 from local import store_faults
 from local.api import LocalApi, targets_from_template
 from local.banner import banner
@@ -162,6 +164,7 @@ class LocalStack:
         self.api: LocalApi | None = None
         self.queues: dict[str, QueueInfo] = {}
         self.tables: dict[str, TableInfo] = {}
+        self.log_groups: list[str] = []
         self.functions: dict[str, Function] = {}
         self.pollers: list[SqsPoller] = []
         self.schedulers: list[Scheduler] = []
@@ -199,6 +202,7 @@ class LocalStack:
         self.tables = create_template_tables(
             dynamodb_client(self.sqs.endpoint_url, context.region), self.template, context
         )
+        self.log_groups = self._create_log_groups(context)
 
         self.richpanel_secret = richpanel_secret(self.environ)
         for parameter, name, value in (
@@ -256,6 +260,27 @@ class LocalStack:
         self.schedulers = schedulers(self.template, self.functions, context, self.environ)
         for scheduler in self.schedulers:
             scheduler.start()
+
+    def _create_log_groups(self, context: ResolveContext) -> list[str]:
+        """The template's log groups, empty, in moto: AuditFunction's Logs Insights query finds
+        them (and no lines: the functions' lines go to stdout and the --log-file)."""
+        assert self.sqs is not None
+        client = boto3.client(
+            "logs",
+            endpoint_url=self.sqs.endpoint_url,
+            region_name=context.region,
+            aws_access_key_id=FAKE_ACCESS_KEY,
+            aws_secret_access_key=FAKE_SECRET_KEY,
+        )
+        names = []
+        for logical_id, resource in self.template.resources_of_type("AWS::Logs::LogGroup").items():
+            condition = resource.get("Condition")
+            if condition and not context.condition(condition):
+                continue
+            name = context.resolve_str(self.template.properties(logical_id)["LogGroupName"])
+            client.create_log_group(logGroupName=name)
+            names.append(name)
+        return names
 
     def _functions(self, specs: list[FunctionSpec], context: ResolveContext) -> dict[str, Function]:
         if self.workers == "process":
@@ -379,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.reconfigure(line_buffering=True)
     log = LogFile(args.log_file) if args.log_file is not None else None
     if log is not None:  # before any handler is loaded: their loggers keep the stream they find
-        sys.stdout = Tee(sys.stdout, log)  # type: ignore[assignment]
+        sys.stdout = Tee(sys.stdout, log)
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

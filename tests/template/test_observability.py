@@ -703,6 +703,8 @@ AWS_NAMES = {
     "StartMessageMoveTask",
     "BuildMethod",
     "PutMetricData",
+    "StartQuery",  # Logs Insights (Find one event)
+    "GetQueryResults",
 }
 
 

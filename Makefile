@@ -69,6 +69,7 @@ lint: venv
 	$(BIN)/mypy functions/ingest/app.py
 	$(BIN)/mypy functions/retry/app.py
 	$(BIN)/mypy functions/canary/app.py
+	$(BIN)/mypy functions/audit/app.py
 
 format: venv
 	$(BIN)/ruff format .

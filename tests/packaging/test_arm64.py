@@ -30,7 +30,7 @@ from local.template import Template
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / ".aws-sam" / "build"
 HOST_BUILD = ROOT / ".aws-sam" / "host" / "build"
-FUNCTIONS = ("IngestFunction", "RetryFunction", "CanaryFunction")
+FUNCTIONS = ("IngestFunction", "RetryFunction", "CanaryFunction", "AuditFunction")
 RUNTIME = Path(os.environ.get("LAMBDA_RUNTIME") or ROOT / ".sam-venv" / "lambda-runtime").resolve()
 # Lambda's architecture names -> ELF e_machine and the CPython extension suffix's machine
 ELF_MACHINE = {"arm64": 183, "x86_64": 62}  # EM_AARCH64, EM_X86_64

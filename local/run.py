@@ -16,6 +16,7 @@ Handler output (Powertools JSON lines) goes to stdout unchanged; the runner's ow
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -278,7 +279,9 @@ class LocalStack:
             if condition and not context.condition(condition):
                 continue
             name = context.resolve_str(self.template.properties(logical_id)["LogGroupName"])
-            client.create_log_group(logGroupName=name)
+            # an earlier stack of this process may have made it (the same in-process moto)
+            with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
+                client.create_log_group(logGroupName=name)
             names.append(name)
         return names
 

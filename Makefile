@@ -38,7 +38,8 @@ the real-browser test (tests/browser) will be skipped; apt-get install chromium"
 
 # make run API_KIND=http - the same stack behind the local HTTP API (payload format 2.0)
 run: venv
-	$(BIN)/python -m local.run --ready-file .local-stack.json $(if $(API_KIND),--parameter ApiKind=$(API_KIND))
+	$(BIN)/python -m local.run --ready-file .local-stack.json --log-file .local-stack/logs.jsonl \
+		$(if $(API_KIND),--parameter ApiKind=$(API_KIND))
 
 # Includes tests/packaging: the `sam build` artifact's handlers, run as Lambda would.
 test: lint node-deps build build-host lambda-runtime
@@ -69,6 +70,7 @@ lint: venv
 	$(BIN)/mypy functions/ingest/app.py
 	$(BIN)/mypy functions/retry/app.py
 	$(BIN)/mypy functions/canary/app.py
+	$(BIN)/mypy functions/audit/app.py
 
 format: venv
 	$(BIN)/ruff format .
@@ -185,3 +187,14 @@ ARTIFACT_ENV = REQUIRE_ARTIFACT=1 PYTHON312="$(PY312_BIN)python3.12" LAMBDA_RUNT
 # host build's handlers in a fresh python3.12 -I, on the built function + layer + boto3 only.
 build-test: venv build build-host lambda-runtime
 	$(ARTIFACT_ENV) $(BIN)/python -m pytest tests/packaging
+
+# Find one event (docs/operations.md#find-one-event): make trace ARGS="--message-id m-1"
+# (--user-id U, --order-id O, --email E; add --stack NAME [--since 3d] for a deployed stack).
+.PHONY: trace audit
+TRACE_ENV := PYTHONPATH=layers/common
+trace: venv
+	$(TRACE_ENV) $(BIN)/python -m ops.trace $(ARGS)
+
+# Accepted events with no final fate: make audit ARGS="--since 2h" (or --stack NAME --since 26h)
+audit: venv
+	$(TRACE_ENV) $(BIN)/python -m ops.audit $(ARGS)

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from local import logfile
+
 if TYPE_CHECKING:  # the worker processes import this module: keep it light
     from local.template import FunctionSpec, ResolveContext
 
@@ -150,7 +152,11 @@ class LocalFunction:
     def invoke(self, event: Any) -> Any:
         """Call the handler (under the shared invocation lock when one is set)."""
         with self.lock if self.lock is not None else nullcontext():
-            return self.handler(event, self.new_context())
+            token = logfile.source.set(self.spec.logical_id)  # the stack's log file names it
+            try:
+                return self.handler(event, self.new_context())
+            finally:
+                logfile.source.reset(token)
 
 
 def function_identity(spec: FunctionSpec, context: ResolveContext) -> tuple[str, str]:

@@ -16,6 +16,7 @@ Handler output (Powertools JSON lines) goes to stdout unchanged; the runner's ow
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
+
 from local import store_faults
 from local.api import LocalApi, targets_from_template
 from local.banner import banner
@@ -38,6 +41,7 @@ from local.dynamodb import (
     register_template_tables,
 )
 from local.lambda_runtime import Function, load_function
+from local.logfile import LogFile, Tee
 from local.poller import SqsPoller
 from local.sandbox import Sandbox
 from local.scheduler import Scheduler, schedulers
@@ -161,6 +165,7 @@ class LocalStack:
         self.api: LocalApi | None = None
         self.queues: dict[str, QueueInfo] = {}
         self.tables: dict[str, TableInfo] = {}
+        self.log_groups: list[str] = []
         self.functions: dict[str, Function] = {}
         self.pollers: list[SqsPoller] = []
         self.schedulers: list[Scheduler] = []
@@ -198,6 +203,7 @@ class LocalStack:
         self.tables = create_template_tables(
             dynamodb_client(self.sqs.endpoint_url, context.region), self.template, context
         )
+        self.log_groups = self._create_log_groups(context)
 
         self.richpanel_secret = richpanel_secret(self.environ)
         for parameter, name, value in (
@@ -255,6 +261,29 @@ class LocalStack:
         self.schedulers = schedulers(self.template, self.functions, context, self.environ)
         for scheduler in self.schedulers:
             scheduler.start()
+
+    def _create_log_groups(self, context: ResolveContext) -> list[str]:
+        """The template's log groups, empty, in moto: AuditFunction's Logs Insights query finds
+        them (and no lines: the functions' lines go to stdout and the --log-file)."""
+        assert self.sqs is not None
+        client = boto3.client(
+            "logs",
+            endpoint_url=self.sqs.endpoint_url,
+            region_name=context.region,
+            aws_access_key_id=FAKE_ACCESS_KEY,
+            aws_secret_access_key=FAKE_SECRET_KEY,
+        )
+        names = []
+        for logical_id, resource in self.template.resources_of_type("AWS::Logs::LogGroup").items():
+            condition = resource.get("Condition")
+            if condition and not context.condition(condition):
+                continue
+            name = context.resolve_str(self.template.properties(logical_id)["LogGroupName"])
+            # an earlier stack of this process may have made it (the same in-process moto)
+            with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
+                client.create_log_group(logGroupName=name)
+            names.append(name)
+        return names
 
     def _functions(self, specs: list[FunctionSpec], context: ResolveContext) -> dict[str, Function]:
         if self.workers == "process":
@@ -345,6 +374,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-file", type=Path, help="JSON with the URLs, written once ready")
     parser.add_argument("--template", type=Path, default=None, help="default: repo template.yaml")
     parser.add_argument(
+        "--log-file",
+        type=Path,
+        help="also write the handlers' JSON lines here, stamped (local/logfile.py; ops/trace)",
+    )
+    parser.add_argument(
         "--workers",
         choices=MODES,
         default=os.environ.get("LOCAL_WORKERS") or "process",
@@ -371,6 +405,9 @@ def main(argv: list[str] | None = None) -> int:
         parameters[name] = value
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
+    log = LogFile(args.log_file) if args.log_file is not None else None
+    if log is not None:  # before any handler is loaded: their loggers keep the stream they find
+        sys.stdout = Tee(sys.stdout, log)
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -400,7 +437,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         if args.ready_file is not None:
-            write_ready_file(args.ready_file, stack.ready_info())
+            info = stack.ready_info()
+            if log is not None:
+                info["log_file"] = str(log.path.resolve())
+            write_ready_file(args.ready_file, info)
         print(stack.banner(), file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass

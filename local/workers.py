@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
+from local import logfile
 from local.lambda_runtime import LambdaContext, function_identity, load_handler
 
 if TYPE_CHECKING:
@@ -87,8 +88,15 @@ def pool_sizes(
     return sizes
 
 
-def _relay(stream: IO[bytes], target: Callable[[], TextIO], synced: Callable[[], None]) -> None:
-    """Copy a child's output to target() line by line; count the sync markers."""
+def _relay(
+    stream: IO[bytes],
+    target: Callable[[], TextIO],
+    synced: Callable[[], None],
+    function: str | None = None,
+) -> None:
+    """Copy a child's output to target() line by line; count the sync markers. ``function``
+    names the lines' source for the stack's log file (local/logfile.py)."""
+    logfile.source.set(function)
     for raw in iter(stream.readline, b""):
         if raw.endswith(_SYNC):
             raw = raw[: -len(_SYNC)]
@@ -113,7 +121,13 @@ def _write(target: Callable[[], TextIO], raw: bytes) -> None:
 class Worker:
     """One worker process of a function (one container)."""
 
-    def __init__(self, init: Mapping[str, Any], environment: Mapping[str, str], name: str) -> None:
+    def __init__(
+        self,
+        init: Mapping[str, Any],
+        environment: Mapping[str, str],
+        name: str,
+        function: str | None = None,
+    ) -> None:
         """Spawn the child (it starts loading the handler at once); see wait_ready()."""
         self.name = name
         request_read, request_write = os.pipe()
@@ -142,7 +156,7 @@ class Worker:
         self._relays = [
             threading.Thread(
                 target=_relay,
-                args=(stream, target, self._mark_synced),
+                args=(stream, target, self._mark_synced, function),
                 name=f"{name}-{label}",
                 daemon=True,
             )
@@ -268,7 +282,7 @@ class WorkerPool:
 
     def _spawn(self, index: int) -> Worker:
         name = f"worker {self.spec.logical_id}-{index}"
-        return Worker(self._init_message(), self.environment, name)
+        return Worker(self._init_message(), self.environment, name, self.spec.logical_id)
 
     def start(self, warm: int = 1) -> WorkerPool:
         """Spawn warm workers (they cold-start in parallel); wait_ready() waits for them."""

@@ -100,8 +100,9 @@ def run(
 
 
 def test_the_canary_runs_in_the_local_stack_on_a_schedule(canary_stack: LocalStack) -> None:
-    (scheduler,) = canary_stack.schedulers
-    assert scheduler.function.spec.logical_id == "CanaryFunction"
+    by_function = {s.function.spec.logical_id: s for s in canary_stack.schedulers}
+    assert set(by_function) == {"CanaryFunction", "AuditFunction"}  # the audit: hourly
+    scheduler = by_function["CanaryFunction"]
     assert scheduler.interval == RATE.total_seconds()
     assert canary_stack.environment["CANARY_API_URL"] == canary_stack.api.url  # type: ignore[union-attr]
 

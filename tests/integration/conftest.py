@@ -96,6 +96,7 @@ class Stack:
     process: subprocess.Popen[bytes]
     http: requests.Session = field(default_factory=lambda: sender_session())
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
+    ready_file: Path | None = None  # what the stack wrote once ready (ops/trace --local reads it)
 
     def __repr__(self) -> str:
         """Short form for assertion messages."""
@@ -249,6 +250,8 @@ def running_stack(
         "0",
         "--ready-file",
         str(ready_file),
+        "--log-file",
+        str(workdir / "logs.jsonl"),
     ]
     for name, value in (parameters or {}).items():
         command += ["--parameter", f"{name}={value}"]
@@ -291,6 +294,7 @@ def running_stack(
             sqs=client,
             log_path=log_path,
             process=process,
+            ready_file=ready_file,
         )
     finally:
         stop(process)

@@ -36,10 +36,11 @@ def test_cron_is_not_emulated() -> None:
         rate_seconds("cron(0 12 * * ? *)")
 
 
-def test_the_canary_is_the_only_scheduled_function() -> None:
+def test_the_canary_and_the_audit_are_the_scheduled_functions() -> None:
     template = Template.load()
     found = {fid: schedule_events(template, fid) for fid in template.function_ids()}
-    assert {fid for fid, events in found.items() if events} == {"CanaryFunction"}
+    assert {fid for fid, events in found.items() if events} == {"CanaryFunction", "AuditFunction"}
+    assert rate_seconds(found["AuditFunction"]["AuditSchedule"]) == 3600  # first run after 1 h
 
 
 def fake_function(calls: list[Any], done: threading.Event) -> LocalFunction:

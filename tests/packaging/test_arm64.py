@@ -28,7 +28,7 @@ import pytest
 from local.template import Template
 from tests.packaging.builds import BUILD, HOST_BUILD, ROOT, not_built
 
-FUNCTIONS = ("IngestFunction", "RetryFunction", "CanaryFunction")
+FUNCTIONS = ("IngestFunction", "RetryFunction", "CanaryFunction", "AuditFunction")
 RUNTIME = Path(os.environ.get("LAMBDA_RUNTIME") or ROOT / ".sam-venv" / "lambda-runtime").resolve()
 # Lambda's architecture names -> ELF e_machine and the CPython extension suffix's machine
 ELF_MACHINE = {"arm64": 183, "x86_64": 62}  # EM_AARCH64, EM_X86_64

@@ -150,7 +150,7 @@ def test_layer_contents() -> None:
     built = sorted(p.relative_to(package) for p in package.rglob("*.json"))
     assert set(schemas) <= set(built)
     # The functions ship only their handler; everything else comes from the layer.
-    for function in ("IngestFunction", "RetryFunction", "CanaryFunction"):
+    for function in ("IngestFunction", "RetryFunction", "CanaryFunction", "AuditFunction"):
         assert (BUILD / function / "app.py").is_file()
 
 
@@ -168,7 +168,7 @@ OPERATOR_ONLY = re.compile(
 def test_the_artifact_has_no_operator_tools_and_no_local_stack_knowledge() -> None:
     """ops/ and local/ stay in the repository: no package, no module, no import, no knowledge."""
     roots = [LAYER, *(p for p in BUILD.iterdir() if p.is_dir() and p.name.endswith("Function"))]
-    assert len(roots) == 4, roots  # the layer, ingest, retry and canary
+    assert len(roots) == 5, roots  # the layer, ingest, retry, canary and audit
     for root in roots:  # what the Lambda runtime puts on sys.path
         for name in ("ops", "ops.py", "local", "local.py"):
             assert not (root / name).exists(), root / name

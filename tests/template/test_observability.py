@@ -46,6 +46,7 @@ RETRY_METRICS = (
     "RetryScheduled",
 )
 # Metric name -> its dimension names, as the functions emit them (EMF, Powertools Metrics).
+AUDIT_METRICS = ("EventsUnaccounted", "EventsAudited")
 EMITTED: dict[str, frozenset[str]] = {
     **{name: frozenset({"service", "EventType"}) for name in EVENT_METRICS},
     "RichpanelLatency": frozenset({"service", "StatusClass"}),
@@ -54,6 +55,8 @@ EMITTED: dict[str, frozenset[str]] = {
     "ColdStart": frozenset({"service", "function_name"}),  # Powertools' cold start metric
     # functions/canary/app.py (the optional canary, tests/template/test_canary.py)
     **{name: frozenset({"service"}) for name in ("CanarySent", "CanaryArrived", "CanaryLag")},
+    # functions/audit/app.py (the conservation audit)
+    **{name: frozenset({"service"}) for name in AUDIT_METRICS},
 }
 # AWS namespace -> (metrics the template may use, the dimensions naming the resource).
 AWS_METRICS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -122,6 +125,7 @@ ALARMS = {
     "RetryFunctionThrottlesAlarm": ("AWS/Lambda", "Throttles", "RetryFunction"),
     "EventsFailedAlarm": ("RichpanelDestination", "EventsFailed", None),
     "RichpanelFailingAlarm": ("RichpanelDestination", "RetryScheduled", None),
+    "EventsUnaccountedAlarm": ("RichpanelDestination", "EventsUnaccounted", None),
 }
 QUERIES = {
     "FailuresByReasonQuery": "failures-by-reason",
@@ -130,6 +134,7 @@ QUERIES = {
     "UserIdQuery": "one-user-id",
 }
 FUNCTIONS = ("IngestFunction", "RetryFunction")  # and the optional canary (test_canary.py)
+LOGGING_FUNCTIONS = (*FUNCTIONS, "AuditFunction")  # the audit reads FUNCTIONS' log groups
 
 
 # --------------------------------------------------------------------------- helpers
@@ -366,7 +371,10 @@ def test_every_function_has_an_errors_and_a_throttles_alarm(cfn: Any) -> None:
     }
     # The canary has none: a failed or throttled run publishes nothing, which its own alarm
     # treats as a miss (test_canary.py).
-    functions = set(cfn.active_of_type("AWS::Lambda::Function")) - {"CanaryFunction"}
+    # The audit neither: its alarm is its metric (events-unaccounted), and a failed run is
+    # in its log group (docs/operations.md#find-one-event).
+    functions = set(cfn.active_of_type("AWS::Lambda::Function"))
+    functions -= {"CanaryFunction", "AuditFunction"}
     assert watched == {(m, f"<{f}>") for m in ("Errors", "Throttles") for f in functions}
 
 
@@ -513,8 +521,8 @@ def log_group_of(cfn: Any, function_id: str) -> str:
 
 
 def test_each_function_logs_to_a_log_group_of_the_stack(cfn: Any) -> None:
-    groups = {function_id: log_group_of(cfn, function_id) for function_id in FUNCTIONS}
-    assert set(cfn.active_of_type("AWS::Lambda::Function")) == set(FUNCTIONS)
+    groups = {function_id: log_group_of(cfn, function_id) for function_id in LOGGING_FUNCTIONS}
+    assert set(cfn.active_of_type("AWS::Lambda::Function")) == set(LOGGING_FUNCTIONS)
     assert sorted(groups.values()) == sorted(cfn.active_of_type("AWS::Logs::LogGroup"))
     for function_id, group_id in groups.items():
         assert cfn.properties(group_id)["LogGroupName"] == (
@@ -695,6 +703,8 @@ AWS_NAMES = {
     "StartMessageMoveTask",
     "BuildMethod",
     "PutMetricData",
+    "StartQuery",  # Logs Insights (Find one event)
+    "GetQueryResults",
 }
 
 
@@ -735,3 +745,24 @@ def test_xray_samples_this_stacks_api_at_the_parameters_rate(cfn_for: Any) -> No
         float(cfn_for(TraceSampleRate="0.2").properties(rule_id)["SamplingRule"]["FixedRate"])
         == 0.2
     )
+
+
+def test_the_audit_metric_contract_matches_the_handler() -> None:
+    """functions/audit/app.py publishes the metrics the events-unaccounted alarm reads."""
+    source = (Path(__file__).resolve().parents[2] / "functions/audit/app.py").read_text()
+    assert set(re.findall(r'name="(\w+)"', source)) == set(AUDIT_METRICS)
+
+
+def test_events_unaccounted_alarm_fires_on_one_event_an_hour(cfn: Any) -> None:
+    alarm = cfn.properties("EventsUnaccountedAlarm")
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Maximum", 3600, 0)
+    (rule,) = [
+        cfn.properties(key)
+        for key in cfn.active_of_type("AWS::Events::Rule")
+        if cfn.properties(key)["Targets"][0]["Arn"] == "<AuditFunction.Arn>"
+    ]
+    assert rule["ScheduleExpression"] == "rate(1 hour)"
+    env = cfn.properties("AuditFunction")["Environment"]["Variables"]
+    groups = [cfn.properties(g)["LogGroupName"] for g in ("IngestLogGroup", "RetryLogGroup")]
+    assert env["AUDIT_LOG_GROUPS"] == ",".join(groups)
+    assert env["RETRY_WINDOW_SECONDS"] == cfn.parameters["RetryWindowSeconds"]

@@ -277,6 +277,7 @@ class Delivery:
                     )
                 )
         failed = self.queues.send_many(messages) if messages else {}
+        delays = {m.key: m.delay for m in messages if m.delay and not m.dead_letter}
         results: dict[int, EventResult] = {}
         for p in pending:
             outcome = outcomes[p.index]
@@ -288,4 +289,6 @@ class Delivery:
                 reason = None
             keep = outcome if fate is not Fate.DUPLICATE else None
             results[p.index] = EventResult.of(p.index, p.event, fate, reason, keep)
+            if fate is Fate.QUEUED:  # when its next attempt is due (ops/trace)
+                results[p.index].delay_seconds = delays.get(p.index)
         return results

@@ -111,6 +111,7 @@ class EventResult:
     status_class: str | None = None  # of Richpanel's answer, when Richpanel was called
     record_failed: str | None = None  # delivered, but its idempotency record was not saved
     trace: dict[str, str] = field(default_factory=dict)  # trace_keys: for logs only
+    delay_seconds: int | None = None  # queued with a DelaySeconds (Retry-After): for logs only
 
     @classmethod
     def of(
@@ -164,4 +165,6 @@ class EventResult:
         )
         if self.fate is not Fate.DELIVERED:
             line |= {"index": self.index, "reason": self.reason}
+        if self.delay_seconds:  # queued, not visible before then: ops/trace's next attempt
+            line["delaySeconds"] = self.delay_seconds
         return line

@@ -49,6 +49,17 @@ def digest(value: Any) -> str:
     return "hash:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
 
+def normalise_email(value: str) -> str:
+    """An email as it is hashed: surrounding blanks removed, lower-cased (``Jane@X.com `` and
+    ``jane@x.com`` are one customer). ops/trace hashes what an operator types the same way."""
+    return value.strip().lower()
+
+
+def email_digest(value: str) -> str:
+    """The stand-in for an email in logs: ``digest`` of its normalised form."""
+    return digest(normalise_email(value))
+
+
 def _secret_key(key: str) -> bool:
     lowered = key.lower()
     return any(part in lowered for part in SECRET_PARTS)
@@ -84,7 +95,7 @@ class Redactor:
                 value = value.replace(secret, "[redacted]")
         if self.personal_in_clear:
             return value
-        value = EMAIL.sub(lambda m: digest(m.group(0)), value)
+        value = EMAIL.sub(lambda m: email_digest(m.group(0)), value)
         return PHONE.sub(lambda m: digest(m.group(0)), value)
 
     def identifier(self, value: Any) -> Any:
@@ -99,12 +110,16 @@ class Redactor:
                 value = value.replace(secret, "[redacted]")
         if self.personal_in_clear or value.isdigit():
             return value
+        if EMAIL.fullmatch(value.strip()):
+            return email_digest(value)
         return digest(value) if EMAIL.search(value) or PHONE.search(value) else value
 
     def value(self, value: Any, key: str = "") -> Any:
         if key and _secret_key(key) and not isinstance(value, dict | list):
             return "[redacted]"
         if key.lower() in PERSONAL_KEYS and not self.personal_in_clear:
+            if key == "email" and isinstance(value, str):
+                return email_digest(value)
             return digest(value)
         if isinstance(value, dict):
             return {k: self.value(v, str(k)) for k, v in value.items()}

@@ -126,6 +126,7 @@ ALARMS = {
     "EventsFailedAlarm": ("RichpanelDestination", "EventsFailed", None),
     "RichpanelFailingAlarm": ("RichpanelDestination", "RetryScheduled", None),
     "EventsUnaccountedAlarm": ("RichpanelDestination", "EventsUnaccounted", None),
+    "AuditNotReportingAlarm": ("RichpanelDestination", "EventsAudited", None),
 }
 QUERIES = {
     "FailuresByReasonQuery": "failures-by-reason",
@@ -330,13 +331,15 @@ def test_alarm_watches_a_resource_of_this_template(cfn: Any, alarm_id: str) -> N
 def test_alarms_fire_on_anything_above_their_threshold_and_not_on_silence(cfn: Any) -> None:
     names = set()
     for alarm_id, alarm in alarms(cfn).items():
+        names.add(alarm["AlarmName"])
+        if alarm_id == "AuditNotReportingAlarm":  # silence is what it reports (its own test)
+            continue
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold", alarm_id
         assert alarm["TreatMissingData"] == "notBreaching", alarm_id
         periods = 6 if alarm_id == "RichpanelFailingAlarm" else 1  # 30 minutes of failures
         assert (alarm["EvaluationPeriods"], alarm.get("DatapointsToAlarm", 1)) == (periods,) * 2
         assert alarm["AlarmName"].startswith(f"{stack(cfn)}-"), alarm_id
         assert alarm["AlarmDescription"], alarm_id
-        names.add(alarm["AlarmName"])
         if alarm_id != "RetryQueueAgeAlarm":
             assert alarm["Threshold"] == 0, alarm_id
     assert len(names) == len(ALARMS)
@@ -766,3 +769,17 @@ def test_events_unaccounted_alarm_fires_on_one_event_an_hour(cfn: Any) -> None:
     groups = [cfn.properties(g)["LogGroupName"] for g in ("IngestLogGroup", "RetryLogGroup")]
     assert env["AUDIT_LOG_GROUPS"] == ",".join(groups)
     assert env["RETRY_WINDOW_SECONDS"] == cfn.parameters["RetryWindowSeconds"]
+
+
+def test_a_silent_audit_alarms(cfn: Any) -> None:
+    """No EventsAudited for two hourly runs (failed or not scheduled) breaches."""
+    alarm = cfn.properties("AuditNotReportingAlarm")
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == (
+        "EventsAudited", "SampleCount", 3600
+    )  # fmt: skip
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
+    assert alarm["TreatMissingData"] == "breaching"
+    assert (alarm["EvaluationPeriods"], alarm["AlarmName"]) == (
+        2,
+        "richpanel-destination-audit-not-reporting",
+    )

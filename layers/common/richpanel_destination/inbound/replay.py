@@ -1,7 +1,7 @@
 """A replay's request to send again on purpose: the ``X-Replay: resend`` header.
 
-``python -m ops.replay --resend`` (docs/operations.md#backfill-and-replay) sends events that
-were already delivered, after a mapping fix. Idempotency would answer ``duplicate``; with
+A replay with ``--resend`` (docs/operations.md#backfill-and-replay) sends events that were
+already delivered, after a mapping fix. Idempotency would answer ``duplicate``; with
 this header ingest claims a delivered event's record anew (delivery/dedupe.py), sends it
 with the same ``eventId`` (its messageId) and records it again. The freshest-data guard is
 unchanged: it already lets a value through whose event time equals its mark and strips one

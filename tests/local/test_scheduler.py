@@ -40,7 +40,9 @@ def test_the_canary_and_the_audit_are_the_scheduled_functions() -> None:
     template = Template.load()
     found = {fid: schedule_events(template, fid) for fid in template.function_ids()}
     assert {fid for fid, events in found.items() if events} == {"CanaryFunction", "AuditFunction"}
-    assert rate_seconds(found["AuditFunction"]["AuditSchedule"]) == 3600  # first run after 1 h
+    context = template.context(PARAMETERS)
+    audit = context.resolve_str(found["AuditFunction"]["AuditSchedule"])
+    assert rate_seconds(audit) == 21600  # AuditRateMinutes' default: first run after 6 h
 
 
 def fake_function(calls: list[Any], done: threading.Event) -> LocalFunction:

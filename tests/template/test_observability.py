@@ -756,15 +756,18 @@ def test_the_audit_metric_contract_matches_the_handler() -> None:
     assert set(re.findall(r'name="(\w+)"', source)) == set(AUDIT_METRICS)
 
 
-def test_events_unaccounted_alarm_fires_on_one_event_an_hour(cfn: Any) -> None:
+def test_events_unaccounted_alarm_fires_on_one_event_a_window(cfn: Any) -> None:
     alarm = cfn.properties("EventsUnaccountedAlarm")
-    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Maximum", 3600, 0)
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Maximum", 21600, 0)
     (rule,) = [
         cfn.properties(key)
         for key in cfn.active_of_type("AWS::Events::Rule")
         if cfn.properties(key)["Targets"][0]["Arn"] == "<AuditFunction.Arn>"
     ]
-    assert rule["ScheduleExpression"] == "rate(1 hour)"
+    assert rule["ScheduleExpression"] == "rate(360 minutes)"  # AuditRateMinutes' default
+    assert (
+        cfn.properties("AuditFunction")["Environment"]["Variables"]["AUDIT_PERIOD_SECONDS"] == 21600
+    )
     env = cfn.properties("AuditFunction")["Environment"]["Variables"]
     groups = [cfn.properties(g)["LogGroupName"] for g in ("IngestLogGroup", "RetryLogGroup")]
     assert env["AUDIT_LOG_GROUPS"] == ",".join(groups)
@@ -775,7 +778,7 @@ def test_a_silent_audit_alarms(cfn: Any) -> None:
     """No EventsAudited for two hourly runs (failed or not scheduled) breaches."""
     alarm = cfn.properties("AuditNotReportingAlarm")
     assert (alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == (
-        "EventsAudited", "SampleCount", 3600
+        "EventsAudited", "SampleCount", 21600
     )  # fmt: skip
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
     assert alarm["TreatMissingData"] == "breaching"

@@ -47,6 +47,7 @@ def lambda_handler(event, context):
         for index in range(event["lines"]):
             print(json.dumps({"worker": os.getpid(), "index": index, "pad": "x" * event["pad"]}))
         sys.stdout.write("no newline at the end")
+        time.sleep(event.get("hold", 0))  # still busy: a concurrent invocation takes another worker
     if action == "sleep":
         time.sleep(event["seconds"])
     if action == "object":
@@ -189,7 +190,8 @@ def test_output_reaches_stdout_line_by_line_before_the_result(
     pool: WorkerPool, capsys: pytest.CaptureFixture[str]
 ) -> None:
     capsys.readouterr()
-    event = {"action": "print", "lines": 20, "pad": 20_000}  # lines longer than a pipe's buffer
+    # lines longer than a pipe's buffer; held so that the two overlap even on a loaded machine
+    event = {"action": "print", "lines": 20, "pad": 20_000, "hold": 1.0}
     threads = [threading.Thread(target=pool.invoke, args=(event,)) for _ in range(2)]
     for thread in threads:
         thread.start()

@@ -31,6 +31,7 @@ from tests.handlers.test_golden_handler import (
     WireRichpanel,
     api_gateway_event,
     ingest_handler,
+    on_the_wire,
 )
 
 BROWSER_KEY = "pk-browser-public-key"
@@ -64,12 +65,8 @@ def identify(message_id: str = "m-identify") -> dict[str, Any]:
 def send(handler: Any, path: str, payload: Any, headers: dict[str, str]) -> tuple[int, Any, Any]:
     """POST ``payload`` through the handler: (status, answer, the Richpanel wire)."""
     raw = json.dumps(payload).encode()
-    richpanel = WireRichpanel()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_callback(responses.POST, re.compile(re.escape(RICHPANEL_URL) + r"/b?t$"),
-                          callback=richpanel.answer)  # fmt: skip
-        headers = {"Content-Type": "application/json", **headers}
-        result = handler(api_gateway_event(path, raw, headers), FakeContext())
+    headers = {"Content-Type": "application/json", **headers}
+    result, richpanel = on_the_wire(handler, api_gateway_event(path, raw, headers))
     return int(result["statusCode"]), json.loads(result["body"]), richpanel
 
 

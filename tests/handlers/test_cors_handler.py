@@ -7,20 +7,21 @@ list, ``*``, or empty: the default), and fed built REST (payload 1.0) and HTTP A
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import responses
 
 from local.api import build_http_event
 from richpanel_destination import runtime
 from richpanel_destination.inbound import cors
 from richpanel_destination.secrets import InboundCredentials, SecretError
 from tests.functions.golden_cases import HANDLER, MAPPING, cases_in, encode, load
-from tests.fuzz.conftest import FakeContext, proxy_event
-from tests.handlers.test_golden_handler import RICHPANEL_URL, WireRichpanel, ingest_handler
+from tests.fuzz.conftest import proxy_event
+from tests.handlers.test_golden_handler import (
+    ingest_handler,
+    on_the_wire,
+)
 
 SHOP = "https://shop.example.com"
 WWW = "https://www.example.com"
@@ -69,11 +70,7 @@ def headers_of(result: dict[str, Any]) -> dict[str, str]:
 
 def call(handler: Any, kind: str, method: str, path: str, headers: dict[str, str],
          body: bytes = b"") -> tuple[int, dict[str, str], str]:  # fmt: skip
-    richpanel = WireRichpanel()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_callback(responses.POST, re.compile(re.escape(RICHPANEL_URL) + r"/b?t$"),
-                          callback=richpanel.answer)  # fmt: skip
-        result = handler(event(kind, method, path, headers, body), FakeContext())
+    result, _ = on_the_wire(handler, event(kind, method, path, headers, body))
     return int(result["statusCode"]), headers_of(result), result.get("body") or ""
 
 

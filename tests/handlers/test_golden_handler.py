@@ -102,6 +102,15 @@ class WireRichpanel:
         return by_event_id(out)
 
 
+def on_the_wire(handler: Any, event: dict[str, Any]) -> tuple[dict[str, Any], WireRichpanel]:
+    """Invoke ``handler`` with Richpanel answered by the sandbox's rules: (result, the wire)."""
+    richpanel = WireRichpanel()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.POST, re.compile(re.escape(RICHPANEL_URL) + r"/b?t$"),
+                          callback=richpanel.answer)  # fmt: skip
+        return handler(event, FakeContext()), richpanel
+
+
 @contextlib.contextmanager
 def ingest_handler(
     inbound: InboundCredentials | None = None, env: Mapping[str, str | None] | None = None
@@ -183,14 +192,9 @@ def test_golden_case_in_process(
         monkeypatch.setenv(name, value)
     runtime.reset()
     raw, headers = encode(case["request"])
-    richpanel = WireRichpanel()
     try:
-        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-            mock.add_callback(responses.POST, re.compile(re.escape(RICHPANEL_URL) + r"/b?t$"),
-                              callback=richpanel.answer)  # fmt: skip
-            result = handler(
-                EVENT_BUILDERS[kind](case["request"]["path"], raw, headers), FakeContext()
-            )
+        event = EVENT_BUILDERS[kind](case["request"]["path"], raw, headers)
+        result, richpanel = on_the_wire(handler, event)
     finally:
         monkeypatch.undo()
         runtime.reset()
@@ -217,12 +221,8 @@ def test_the_in_process_handler_checks_the_write_key(
     headers.pop("Authorization")
     if authorization is not None:
         headers["Authorization"] = authorization
-    richpanel = WireRichpanel()
     runtime.reset()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_callback(responses.POST, re.compile(re.escape(RICHPANEL_URL) + r"/b?t$"),
-                          callback=richpanel.answer)  # fmt: skip
-        result = handler(api_gateway_event("/v1/track", raw, headers), FakeContext())
+    result, richpanel = on_the_wire(handler, api_gateway_event("/v1/track", raw, headers))
     assert int(result["statusCode"]) == 401, result
     assert json.loads(result["body"])["message"].startswith("Unauthorized")
     assert richpanel.records == []
@@ -266,12 +266,8 @@ def test_gzip_body_is_delivered_through_either_payload_format(handler: Any, kind
     raw, headers = encode({**case["request"], "encoding": "gzip"})
     event = EVENT_BUILDERS[kind]("/v1/track", raw, headers)
     assert event["isBase64Encoded"] is True
-    richpanel = WireRichpanel()
     runtime.reset()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_callback(responses.POST, re.compile(re.escape(RICHPANEL_URL) + r"/b?t$"),
-                          callback=richpanel.answer)  # fmt: skip
-        result = handler(event, FakeContext())
+    result, richpanel = on_the_wire(handler, event)
     assert int(result["statusCode"]) == 200, result
     assert richpanel.delivered_calls() == by_event_id(case["expect"]["richpanel"])
 
@@ -313,11 +309,7 @@ def test_http_payload_cookies_and_lower_case_headers_reach_the_request(handler: 
     raw, headers = encode(case["request"])
     event = http_api_event("/v1/track", raw, {**headers, "Cookie": "session=1"})
     assert "authorization" in event["headers"] and event["cookies"] == ["session=1"]
-    richpanel = WireRichpanel()
     runtime.reset()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_callback(responses.POST, re.compile(re.escape(RICHPANEL_URL) + r"/b?t$"),
-                          callback=richpanel.answer)  # fmt: skip
-        result = handler(event, FakeContext())
+    result, richpanel = on_the_wire(handler, event)
     assert int(result["statusCode"]) == 200, result
     assert len(richpanel.delivered_calls()) == len(case["expect"]["richpanel"])

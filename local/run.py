@@ -43,6 +43,7 @@ from local.dynamodb import (
 from local.lambda_runtime import Function, load_function
 from local.logfile import LogFile, Tee
 from local.poller import SqsPoller
+from local.resolved import ResolvedTemplate
 from local.sandbox import Sandbox
 from local.scheduler import Scheduler, schedulers
 from local.secrets import (
@@ -274,11 +275,9 @@ class LocalStack:
             aws_secret_access_key=FAKE_SECRET_KEY,
         )
         names = []
-        for logical_id, resource in self.template.resources_of_type("AWS::Logs::LogGroup").items():
-            condition = resource.get("Condition")
-            if condition and not context.condition(condition):
-                continue
-            name = context.resolve_str(self.template.properties(logical_id)["LogGroupName"])
+        resolved = ResolvedTemplate(self.template.data, context)
+        for logical_id in resolved.active_of_type("AWS::Logs::LogGroup"):
+            name = str(resolved.properties(logical_id)["LogGroupName"])
             # an earlier stack of this process may have made it (the same in-process moto)
             with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
                 client.create_log_group(logGroupName=name)

@@ -35,9 +35,9 @@ class AuditConfig:
             raise ValueError("AUDIT_LOG_GROUPS is empty: no log group to audit")
         return cls(
             groups,
-            int(env.get("RETRY_WINDOW_SECONDS") or 86_400),
-            int(env.get("AUDIT_MARGIN_SECONDS") or accounting.DEFAULT_MARGIN_SECONDS),
-            int(env.get("AUDIT_PERIOD_SECONDS") or 3600),
+            int(env.get("RETRY_WINDOW_SECONDS") or cls.retry_window),  # the fields' defaults
+            int(env.get("AUDIT_MARGIN_SECONDS") or cls.margin),
+            int(env.get("AUDIT_PERIOD_SECONDS") or cls.period),
         )
 
     def window(self, now_ms: int) -> tuple[int, int]:

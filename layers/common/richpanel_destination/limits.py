@@ -99,6 +99,13 @@ SQS_BATCH_BYTES = 256 * KB
 # lease would expire, if sooner) before its next attempt: a live holder settles within a send.
 HELD_RETRY_SECONDS = 5.0
 
+
+def held_retry_after(left_seconds: float) -> float:
+    """When a race's loser tries again: when the holder's claim or lease has ``left_seconds``
+    to run, at most HELD_RETRY_SECONDS and at least a second."""
+    return max(1.0, min(HELD_RETRY_SECONDS, left_seconds))
+
+
 # Richpanel: the most calls in one /bt request (Magento's chunk size).
 MAX_RICHPANEL_BATCH = 50
 

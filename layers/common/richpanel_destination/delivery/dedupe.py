@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..limits import HELD_RETRY_SECONDS, reason
+from ..limits import held_retry_after, reason
 from ..richpanel.outcomes import Kind, Outcome
 
 KEY_PREFIX = "richpanel-delivery"
@@ -188,8 +188,7 @@ class Deduplicator:
                 if expiry is None:
                     return IN_FLIGHT
                 # a live holder settles within a send; a dead one's claim expires by then
-                left = min(HELD_RETRY_SECONDS, (expiry - now_ms) / 1000)
-                return replace(IN_FLIGHT, retry_after=max(1.0, left))
+                return replace(IN_FLIGHT, retry_after=held_retry_after((expiry - now_ms) / 1000))
             if resend:
                 try:
                     self._store.delete_record(data=data, exception=NotDelivered("resend"))

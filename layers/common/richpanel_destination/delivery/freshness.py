@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ..limits import HELD_RETRY_SECONDS, reason
+from ..limits import HELD_RETRY_SECONDS, held_retry_after, reason
 from ..mapping.table import ORDER_STATE_FIELDS, ORDER_STATUSES
 from ..richpanel.outcomes import Kind, Outcome
 
@@ -370,7 +370,7 @@ def _held_until(exc: BaseException, now_ms: int) -> Outcome:
     leaseUntil) would expire if that is sooner."""
     until = (getattr(exc, "response", {}).get("Item") or {}).get("leaseUntil", {}).get("N")
     left = HELD_RETRY_SECONDS if until is None else (int(until) - now_ms) / 1000
-    return replace(LEASE_HELD, retry_after=max(1.0, min(HELD_RETRY_SECONDS, left)))
+    return replace(LEASE_HELD, retry_after=held_retry_after(left))
 
 
 def _conditional(exc: BaseException) -> bool:

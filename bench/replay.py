@@ -73,8 +73,9 @@ def one(batch_size: int, workdir: Path, archive: Path) -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             stack.kill()
         log.close()
-    answered = sum(v for k, v in counts.items() if k in ("delivered", "duplicate",
-                   "superseded", "skipped", "rejected", "queued", "dead_lettered"))  # fmt: skip
+    from ops.replay.sender import SETTLED
+
+    answered = sum(counts.get(fate, 0) for fate in SETTLED)
     return {
         "batch_size": batch_size,
         "events": EVENTS,

@@ -70,8 +70,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             else now - window - args.margin - 3600
         )
         until = sources.parse_since(args.until, now) if args.until else now
-        if isinstance(source, sources.InsightsSource):
-            source.start_s = since
         accounts = source.accounts(int(since * 1000), int(until * 1000))
     except sources.SourceError as exc:
         print(f"audit: {exc}", file=sys.stderr)

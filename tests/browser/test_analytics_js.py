@@ -31,7 +31,6 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
@@ -109,13 +108,7 @@ def browser_write_key() -> str:
 def add_browser_key(stack: Stack) -> None:
     """Add BROWSER_WRITE_KEY to the stack's inbound secret (the stack reads secrets afresh:
     SecretsMaxAgeSeconds=0)."""
-    client = boto3.client(
-        "secretsmanager",
-        endpoint_url=stack.sqs_endpoint,
-        region_name=LOCAL_REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    client = stack.client("secretsmanager")
     names = [s["Name"] for s in client.list_secrets()["SecretList"]]
     (inbound,) = [name for name in names if name.endswith("/inbound")]
     value = {**local_secrets.LOCAL_INBOUND, "browserWriteKeys": [BROWSER_WRITE_KEY]}

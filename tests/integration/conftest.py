@@ -31,6 +31,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from local.secrets import LOCAL_WRITE_KEY  # noqa: E402 - needs REPO_ROOT on sys.path
+from local.targets import credentials  # noqa: E402 - needs REPO_ROOT on sys.path
 from local.template import LOCAL_REGION, Template  # noqa: E402 - needs REPO_ROOT on sys.path
 from tests.processes import stop  # noqa: E402 - needs REPO_ROOT on sys.path
 
@@ -118,6 +119,12 @@ class Stack:
         response = self.http.post(f"{self.sandbox}/_sandbox/behaviour", json=behaviour, timeout=5)
         response.raise_for_status()
 
+    def client(self, service: str) -> Any:
+        """A boto3 client of this stack's moto server (SQS, DynamoDB, Secrets Manager, ...)."""
+        return boto3.client(
+            service, endpoint_url=self.sqs_endpoint, region_name=LOCAL_REGION, **credentials()
+        )
+
     def reset_behaviour(self) -> None:
         """Make the sandbox behave normally again."""
         self.http.delete(f"{self.sandbox}/_sandbox/behaviour", timeout=5).raise_for_status()
@@ -180,13 +187,7 @@ class Stack:
         table = self.tables.get("IdempotencyTable")
         if table is None:
             return
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=self.sqs_endpoint,
-            region_name=LOCAL_REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        client = self.client("dynamodb")
         key = {"id": {"S": BREAKER_ITEM}}
         if client.get_item(TableName=table, Key=key).get("Item"):
             client.delete_item(TableName=table, Key=key)
@@ -279,11 +280,7 @@ def running_stack(
             time.sleep(0.1)
         info = json.loads(ready_file.read_text(encoding="utf-8"))
         client = boto3.client(
-            "sqs",
-            endpoint_url=info["sqs_endpoint"],
-            region_name=LOCAL_REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            "sqs", endpoint_url=info["sqs_endpoint"], region_name=LOCAL_REGION, **credentials()
         )
         yield Stack(
             api=info["api"],

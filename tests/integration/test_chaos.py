@@ -26,8 +26,6 @@ from typing import Any
 import pytest
 import requests
 
-from local.template import LOCAL_REGION
-
 from .conftest import running_stack, sender_session
 
 pytestmark = pytest.mark.integration
@@ -80,17 +78,10 @@ def _reset_stack(chaos_stack: Any) -> None:
 
 def abandon_claims(stack: Any, message_ids: list[str]) -> None:
     """Claim these messageIds in the stack's table as an invocation that then died."""
-    import boto3
 
     from richpanel_destination.delivery.dedupe import Deduplicator
 
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.sqs_endpoint,
-        region_name=LOCAL_REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    dynamodb = stack.client("dynamodb")
     dead = Deduplicator(stack.tables["IdempotencyTable"], 3600, dynamodb=dynamodb)
     dead.register_lambda_context(Context())
     for message_id in message_ids:
